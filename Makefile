@@ -1,0 +1,55 @@
+# Developer and CI entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/djangoops/gunicorn
+SCENARIOS ?= default
+
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS)
+
+.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install the toolchain, the test-host images and the sample app's wheels
+	scripts/bootstrap.sh
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn ../../../.. $(COLLECTION_LINK)
+	scripts/wheelhouse.sh
+	scripts/build-image.sh bookworm trixie
+
+lint: ## yamllint and ansible-lint (profile production)
+	yamllint -s .
+	ansible-lint
+
+sanity: ## ansible-test sanity on a copy laid out as ansible_collections/djangoops/gunicorn
+	scripts/sanity.sh
+
+unit: ## Unit and property tests of the plugins
+	python -m pytest tests/unit -q
+
+build: ## Build the collection, install the tarball in a temp path, resolve it by FQCN
+	scripts/build-check.sh
+
+molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default ...")
+	for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
+
+test: setup lint sanity unit build molecule ## Everything CI runs
+
+demo: setup ## Boot a systemd test host and deploy the sample app on it
+	molecule converge -s demo
+	scripts/demo-info.sh
+
+demo-destroy: ## Remove the demo host
+	molecule destroy -s demo
+
+clean: ## Remove build outputs (keeps the venv and images)
+	rm -rf .build/sanity .build/dist tests/output

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the collection tarball, installs it into an empty temp path and checks that the
+# role and the plugins resolve by their FQCN from there (not from this checkout).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.build/dist
+rm -rf "$out" && mkdir -p "$out"
+ansible-galaxy collection build --force --output-path "$out" >/dev/null
+tarball=$(ls "$out"/djangoops-gunicorn-*.tar.gz)
+echo "build-check: built $tarball ($(du -h "$tarball" | cut -f1))"
+if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.build|molecule|tests/sample_app|tests/unit)/' >/dev/null; then
+  echo "build-check: dev-only files leaked into the tarball" >&2; exit 1
+fi
+install_dir=$(mktemp -d)
+trap 'rm -rf "$install_dir"' EXIT
+ansible-galaxy collection install --offline -p "$install_dir" "$tarball" >/dev/null
+export ANSIBLE_COLLECTIONS_PATH=$install_dir
+ansible-galaxy collection list djangoops.gunicorn -p "$install_dir" | grep -q 'djangoops.gunicorn'
+ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep -q 'gunicorn_django_app_name'
+for plugin in $(ls "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py); do
+  name=$(basename "$plugin" .py)
+  ansible-doc -t filter "djangoops.gunicorn.$name" >/dev/null
+done
+for plugin in $(ls "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/modules/*.py 2>/dev/null); do
+  name=$(basename "$plugin" .py)
+  ansible-doc -t module "djangoops.gunicorn.$name" >/dev/null
+done
+echo "build-check: installed into $install_dir; role, modules and filters resolve by FQCN"

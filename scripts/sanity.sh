@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# ansible-test sanity needs the collection at .../ansible_collections/<namespace>/<name> and
+# reads the file list from git: copy the tracked and new (not ignored) files there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+dest=.build/sanity/ansible_collections/djangoops/gunicorn
+rm -rf .build/sanity
+mkdir -p "$dest"
+git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$dest/"
+# ansible-test bootstraps pip in each sanity venv with a script from a host we cannot reach.
+pip_version=$("$root/.venv/bin/python" - <<'PY'
+from ansible_test._internal.python_requirements import get_venv_packages
+class Python:  # get_venv_packages only reads .version
+    version = "3.13"
+print(get_venv_packages(Python())["pip"])
+PY
+)
+mkdir -p ~/.ansible/test/cache
+cp scripts/ansible_test_get_pip.py ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
+cd "$dest"
+git init -q && git add -A
+python_version=$("$root/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# Every test on the controller's Python; see docs/development.md for what that leaves out.
+"$root/.venv/bin/ansible-test" sanity --color no --python "$python_version" --requirements "$@"
+# Modules and module_utils also run on the managed hosts' Python: Debian 12 has 3.11.
+target=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.11.*/bin 2>/dev/null | sort -V | tail -1)
+if [ -n "$target" ] && [ $# -eq 0 ]; then
+  PATH="$target:$PATH" "$root/.venv/bin/ansible-test" sanity --color no --python 3.11 --requirements \
+    --test compile --test import
+else
+  echo "sanity: no Python 3.11 found: compile/import checked on $python_version only"
+fi
