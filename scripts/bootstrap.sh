@@ -24,7 +24,7 @@ pick_python() {
   local candidate
   # PATH first, then pyenv's installs (its shims refuse versions that are not activated).
   for candidate in python3.14 python3.13 python3.12 \
-      $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do
+      $(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -maxdepth 3 -path '*/3.1[2-9]*/bin/python3' 2>/dev/null | sort -rV); do
     if "$candidate" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then
       echo "$candidate"; return 0
     fi

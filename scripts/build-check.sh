@@ -13,15 +13,16 @@ if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.build|molecule|tests/sample_app
 fi
 install_dir=$(mktemp -d)
 trap 'rm -rf "$install_dir"' EXIT
-ansible-galaxy collection install --offline -p "$install_dir" "$tarball" >/dev/null
+# Only the temp path is searched from here on, so nothing resolves from this checkout.
 export ANSIBLE_COLLECTIONS_PATH=$install_dir
-ansible-galaxy collection list djangoops.gunicorn -p "$install_dir" | grep -q 'djangoops.gunicorn'
+ansible-galaxy collection install --offline --force -p "$install_dir" "$tarball" >/dev/null
+ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep -q "^djangoops.gunicorn "
 ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep -q 'gunicorn_django_app_name'
-for plugin in $(ls "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py); do
+for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py; do
   name=$(basename "$plugin" .py)
   ansible-doc -t filter "djangoops.gunicorn.$name" >/dev/null
 done
-for plugin in $(ls "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/modules/*.py 2>/dev/null); do
+for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/modules/*.py; do
   name=$(basename "$plugin" .py)
   ansible-doc -t module "djangoops.gunicorn.$name" >/dev/null
 done

@@ -24,7 +24,7 @@ python_version=$("$root/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.ve
 # Every test on the controller's Python; see docs/development.md for what that leaves out.
 "$root/.venv/bin/ansible-test" sanity --color no --python "$python_version" --requirements "$@"
 # Modules and module_utils also run on the managed hosts' Python: Debian 12 has 3.11.
-target=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.11.*/bin 2>/dev/null | sort -V | tail -1)
+target=$(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -maxdepth 2 -path '*/3.11.*/bin' 2>/dev/null | sort -V | tail -1)
 if [ -n "$target" ] && [ $# -eq 0 ]; then
   PATH="$target:$PATH" "$root/.venv/bin/ansible-test" sanity --color no --python 3.11 --requirements \
     --test compile --test import

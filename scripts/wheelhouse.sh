@@ -29,4 +29,4 @@ PY
   rm -f "$reqs"
 done
 echo "$want" > "$stamp"
-echo "wheelhouse: $(ls "$dest"/*.whl | wc -l) wheels in $dest"
+echo "wheelhouse: $(find "$dest" -name '*.whl' | wc -l) wheels in $dest"

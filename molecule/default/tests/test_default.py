@@ -20,7 +20,7 @@ def main_pid(host):
 def http(host, path):
     """Status and body of a request to Gunicorn on the test host's loopback."""
     out = host.check_output(f"curl -s -m 10 -w '\\n%{{http_code}}' http://127.0.0.1:8000{path}")
-    body, _, status = out.rpartition("\n")
+    body, status = out.rsplit("\n", 1)
     return int(status), body
 
 
