@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy clean
+.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,9 +26,11 @@ setup: ## Install the toolchain, the test-host images and the sample app's wheel
 	scripts/wheelhouse.sh
 	scripts/build-image.sh bookworm trixie
 
-lint: ## yamllint and ansible-lint (profile production)
+lint: ## yamllint, ansible-lint (profile production), defaults/argument_specs/docs agreement
 	yamllint -s .
 	ansible-lint
+	antsibull-changelog lint
+	python scripts/role_docs.py check
 
 sanity: ## ansible-test sanity on a copy laid out as ansible_collections/djangoops/gunicorn
 	scripts/sanity.sh
@@ -50,6 +52,9 @@ demo: setup ## Boot a systemd test host and deploy the sample app on it
 
 demo-destroy: ## Remove the demo host
 	molecule destroy -s demo
+
+docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs.yml
+	python scripts/role_docs.py render
 
 clean: ## Remove build outputs (keeps the venv and images)
 	rm -rf .build/sanity .build/dist tests/output

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of a Gunicorn release: no I/O, standard library only.
+
+The host side (plugins/module_utils/release_host.py) gathers facts and carries out what
+these functions decide, so every rule here is unit-tested without a host.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import ipaddress
+import re
+
+# Files a release manages, in the order they are promoted. The unit goes last so that a
+# daemon-reload sees a consistent set.
+MANAGED_FILES = ("config", "app_env", "secret_env", "unit")
+# Files whose change Gunicorn cannot pick up with HUP: systemd reads environment files and
+# the unit when the service starts.
+RESTART_FILES = ("unit", "app_env", "secret_env")
+SECRET_FILES = ("secret_env",)
+
+ACTION_NONE = "none"
+ACTION_START = "start"
+ACTION_RELOAD = "reload"
+ACTION_RESTART = "restart"
+
+_PRELOAD_RE = re.compile(r"^preload_app\s*=\s*True\s*$", re.M)
+_PORT_RE = re.compile(r"^\d{1,5}$")
+
+
+def checksum(content):
+    """sha256 of a text file's content (None for a missing file)."""
+    if content is None:
+        return None
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def changed_files(live, desired):
+    """Names of managed files whose desired content differs from the live one."""
+    return [name for name in MANAGED_FILES if desired.get(name) is not None and live.get(name) != desired.get(name)]
+
+
+def preload_enabled(config_text):
+    """Whether a rendered gunicorn.conf.py turns preload_app on (the role renders `preload_app = True`)."""
+    return bool(config_text) and bool(_PRELOAD_RE.search(config_text))
+
+
+def plan_action(changed, service_active, live_config, desired_config):
+    """Cheapest safe way to apply a change: (action, reason).
+
+    - nothing changed and the service runs: none;
+    - the service does not run: start;
+    - the unit or an environment file changed: restart (systemd reads them at start only);
+    - preload_app on before or after: restart (with preload, HUP does not reload the app's code,
+      gunicorn #2449);
+    - otherwise (gunicorn.conf.py only): reload with HUP.
+    """
+    if not service_active:
+        return ACTION_START, "the service is not running"
+    if not changed:
+        return ACTION_NONE, "nothing changed"
+    restart_files = [name for name in changed if name in RESTART_FILES]
+    if restart_files:
+        return ACTION_RESTART, "%s changed (systemd reads it at start only)" % ", ".join(restart_files)
+    if preload_enabled(live_config) or preload_enabled(desired_config):
+        return ACTION_RESTART, "preload_app is on: HUP would not reload the app's code"
+    return ACTION_RELOAD, "only gunicorn.conf.py changed: reload with HUP"
+
+
+_BIND_LINE_RE = re.compile(r"^bind\s*=\s*(.+)$", re.M)
+
+
+def rendered_binds(config_text):
+    """The bind addresses of a gunicorn.conf.py the role rendered (`bind = ['127.0.0.1:8000']`)."""
+    match = _BIND_LINE_RE.search(config_text or "")
+    if not match:
+        return []
+    try:
+        value = ast.literal_eval(match.group(1).strip())
+    except (ValueError, SyntaxError):
+        return []
+    return [value] if isinstance(value, str) else [item for item in value if isinstance(item, str)]
+
+
+_WORKERS_LINE_RE = re.compile(r"^workers\s*=\s*(\d+)\s*$", re.M)
+
+
+def rendered_workers(config_text):
+    """`workers = N` of a rendered gunicorn.conf.py, or None."""
+    match = _WORKERS_LINE_RE.search(config_text or "")
+    return int(match.group(1)) if match else None
+
+
+def parse_bind(bind):
+    """Split a Gunicorn bind address into ("unix", path) or ("tcp", host, port).
+
+    Raises ValueError with a readable message for what Gunicorn would only reject at boot
+    (`--check-config` passes `127.0.0.1:notaport`).
+    """
+    if not isinstance(bind, str) or not bind.strip():
+        raise ValueError("bind must be a non-empty string")
+    bind = bind.strip()
+    if bind.startswith("unix:"):
+        path = bind[len("unix:"):]
+        if not path.startswith("/"):
+            raise ValueError("unix socket bind %r needs an absolute path (unix:/run/app.sock)" % bind)
+        return ("unix", path)
+    if bind.startswith("fd://"):
+        raise ValueError("bind %r: file descriptor binds are not managed by this collection" % bind)
+    if bind.startswith("["):
+        host, sep, port = bind[1:].partition("]:")
+        if not sep:
+            raise ValueError("bind %r: an IPv6 bind looks like [::1]:8000" % bind)
+    else:
+        host, sep, port = bind.rpartition(":")
+        if not sep:
+            raise ValueError("bind %r has no port (host:port or unix:/path)" % bind)
+    if not _PORT_RE.match(port) or not 0 < int(port) < 65536:
+        raise ValueError("bind %r: port %r is not a number from 1 to 65535" % (bind, port))
+    if not host:
+        raise ValueError("bind %r has no host (use 127.0.0.1:%s)" % (bind, port))
+    return ("tcp", host, int(port))
+
+
+def is_loopback_bind(bind):
+    """True for unix sockets and loopback addresses (127.0.0.0/8, ::1, localhost)."""
+    parsed = parse_bind(bind)
+    if parsed[0] == "unix":
+        return True
+    host = parsed[1]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def probe_address(bind):
+    """Where health checks connect for a bind: ("unix", path) or ("tcp", host, port).
+
+    Wildcard addresses are reached through the matching loopback address.
+    """
+    parsed = parse_bind(bind)
+    if parsed[0] == "unix":
+        return parsed
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(parsed[1], parsed[1])
+    return ("tcp", host, parsed[2])
+
+
+def check_response(check, status, body):
+    """None when a health check's response is as expected, else the reason it is not."""
+    expected = int(check.get("status") or 200)
+    if status != expected:
+        return "status %s, expected %s" % (status, expected)
+    contains = check.get("contains")
+    if contains and contains not in body:
+        return "status %s but the body lacks %r" % (status, contains)
+    return None
+
+
+def backoff_delays(first=0.1, factor=2.0, ceiling=1.0):
+    """Endless retry delays: 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, ... seconds."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, ceiling)
+
+
+def unknown_settings(names, known):
+    """Setting names Gunicorn does not know, each with the closest known name when there is one."""
+    import difflib
+
+    unknown = []
+    for name in sorted(names):
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            unknown.append((name, close[0] if close else None))
+    return unknown
+
+
+def prune_history(entries, keep):
+    """History entry names to delete so that the newest `keep` remain (names sort by time)."""
+    if keep < 1:
+        keep = 1
+    ordered = sorted(entries)
+    return ordered[:-keep] if len(ordered) > keep else []
+
+
+def describe_failure(step, detail, restored, healthy_after):
+    """One-paragraph summary of a failed release for the play's output."""
+    lines = ["Release FAILED at step '%s': %s" % (step, detail)]
+    if restored is None:
+        lines.append("The live service was not touched (the candidate never went live).")
+    elif restored:
+        lines.append("Rolled back: restored the last-known-good files (%s) and restarted." % ", ".join(restored))
+        lines.append("Service healthy on last-known-good: %s." % ("yes" if healthy_after else "NO"))
+    else:
+        lines.append("Nothing could be restored.")
+    return " ".join(lines)
