@@ -114,7 +114,7 @@ def row_cells(row):
 def gunicorn_report_markdown(rows):
     if not isinstance(rows, (list, tuple)) or not all(isinstance(row, Mapping) for row in rows):
         raise AnsibleFilterError("gunicorn_report_markdown: input must be the list of rows of gunicorn_report_rows")
-    lines = ["| %s |" % " | ".join(HEADER), "| %s |" % " | ".join("---" for _ in HEADER)]
+    lines = ["| %s |" % " | ".join(HEADER), "| %s |" % " | ".join(["---"] * len(HEADER))]
     for row in rows:
         try:
             cells = row_cells(row)

@@ -70,7 +70,8 @@ def test_every_row_has_every_column():
     rows = table_cells(markdown)
     assert [row[0] for row in rows[2:]] == ["down", "idle", "web1", "web2"]
     assert {len(row) for row in rows} == {len(HEADER)}
-    down, idle, _, web2 = rows[2:]
+    down, idle, web1, web2 = rows[2:]
+    assert web1[6] == "workers 2 -> 4 (+2)"
     assert down[1:5] == ["?", "?", "?", "no facts"]
     assert idle[1:4] == ["1 (cgroup_v2)", "2.0 GiB (cgroup_v2)", "none"]
     assert idle[4].endswith("300 MiB/worker expected")
