@@ -95,7 +95,10 @@ def test_database_bound_fleet(capsys, small_cgroup):
 
 
 def test_explicit_values_win_and_are_warned(capsys, small_cgroup):
-    result = run_module(capsys, cgroup_root=small_cgroup, workers=12, threads=1, worker_class="sync")
+    # No app matches, so the expected 300 MB per worker is used whatever Gunicorn instances run on this
+    # machine (with exactly one, its small measured workers would be sized and 12 would fit 2 GiB).
+    result = run_module(capsys, cgroup_root=small_cgroup, app="no-such-app-here", workers=12, threads=1,
+                        worker_class="sync")
     recommendation = result["ansible_facts"]["gunicorn"]["recommendation"]
     assert (recommendation["workers"], recommendation["threads"], recommendation["worker_class"]) == (12, 1, "sync")
     assert recommendation["bound_by"] == "explicit"
