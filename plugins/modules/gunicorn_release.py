@@ -237,8 +237,8 @@ result:
   returned: always
   type: str
   sample: reloaded
-action:
-  description: The action chosen for the change (V(none), V(start), V(reload), V(restart)).
+service_action:
+  description: What was done to the service for the change (V(none), V(start), V(reload), V(restart)).
   returned: always
   type: str
   sample: reload
@@ -287,6 +287,7 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release_host import HostError
 
 PATH_SPEC = dict(type="path", required=True)
+PUBLIC_KEYS = ("result", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered")
 
 
 def argument_spec():
@@ -348,9 +349,10 @@ def main():
                 release.load_rollback_target(params.get("rollback_to"))
             planned = release.plan()
             changed = bool(planned["changed_files"]) or planned["action"] == plan.ACTION_START
-            result = dict(changed=changed, action=planned["action"], reason=planned["reason"],
+            result = dict(changed=changed, service_action=planned["action"], reason=planned["reason"],
                           changed_files=planned["changed_files"],
                           result="would %s" % planned["action"] if changed else "unchanged")
+            result["msg"] = "%s: %s (%s; check mode)" % (params["app_name"], result["result"], planned["reason"])
             if module._diff:
                 result["diff"] = file_diffs(planned["live"], release.desired, planned["changed_files"],
                                             params["paths"])
@@ -373,8 +375,11 @@ def main():
 
 
 def _public(outcome):
-    keys = ("result", "action", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered")
-    return dict((key, outcome[key]) for key in keys if key in outcome)
+    # `action` is a key Ansible itself sets on every task result: return it as service_action.
+    public = dict((key, outcome[key]) for key in PUBLIC_KEYS if key in outcome)
+    if "action" in outcome:
+        public["service_action"] = outcome["action"]
+    return public
 
 
 if __name__ == "__main__":
