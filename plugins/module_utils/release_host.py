@@ -142,8 +142,9 @@ class Systemd:
             args.extend(["--property", prop])
         values = {}
         for line in self.systemctl(*args).splitlines():
-            key, _, value = line.partition("=")
-            values[key] = value
+            if "=" in line:
+                key, value = line.split("=", 1)
+                values[key] = value
         return values
 
     def state(self, unit):

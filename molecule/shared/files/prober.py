@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Requests a URL in a loop until SIGTERM or a time limit, then writes counts as JSON.
 
 Used by the rollback scenarios to prove that the app answered throughout a deploy. Bounded:

@@ -1,4 +1,6 @@
 """Unit tests of the pure release decisions."""
+import itertools
+
 import pytest
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_plan as plan
@@ -129,7 +131,7 @@ def test_check_response(check, status, body, problem):
 
 def test_backoff_grows_then_stays_at_the_ceiling():
     delays = plan.backoff_delays(first=0.1, factor=2.0, ceiling=1.0)
-    assert [round(next(delays), 3) for _ in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    assert [round(delay, 3) for delay in itertools.islice(delays, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
 
 
 def test_unknown_settings_suggest_the_closest_name():
