@@ -60,6 +60,8 @@ class Release:
         self.p = params
         self.systemd = Systemd(module)
         self.unit = params["unit_name"]
+        # gunicorn-<app>.socket, present when socket activation is on.
+        self.socket_unit = self.unit[:-len(".service")] + ".socket" if self.unit.endswith(".service") else None
         self.canary_unit = params["canary_unit_name"]
         self.state_dir = params["state_dir"]
         self.steps = []
@@ -75,7 +77,19 @@ class Release:
         return os.path.join(self.state_dir, name)
 
     def _mode(self, name):
-        return {"unit": ("root", "root", 0o644)}.get(name, ("root", self.p["group"], 0o640))
+        if name in ("unit", "socket"):
+            return ("root", "root", 0o644)
+        return ("root", self.p["group"], 0o640)
+
+    def _put_live(self, name, content):
+        """Write a live file, or remove it when its content is empty (an absent socket unit)."""
+        if content:
+            owner, group, mode = self._mode(name)
+            write_file(self.paths[name], content, owner, group, mode)
+        elif os.path.exists(self.paths[name]):
+            if name == "socket":
+                self.systemd.run("systemctl", "disable", self.socket_unit)
+            os.unlink(self.paths[name])
 
     def step(self, name, result, detail="", since=None):
         self.steps.append({
@@ -92,7 +106,7 @@ class Release:
         return dict((name, read_file(os.path.join(directory, name))) for name in plan.MANAGED_FILES)
 
     def checksums(self, files):
-        return dict((name, plan.checksum(files.get(name))) for name in plan.MANAGED_FILES)
+        return dict((name, plan.checksum(plan.normalize(files.get(name)))) for name in plan.MANAGED_FILES)
 
     def service_state(self):
         return self.systemd.state(self.unit)
@@ -193,7 +207,8 @@ class Release:
         # candidate stays, as evidence, until the next release replaces it).
         shutil.rmtree(self._dir("candidate"), ignore_errors=True)
         result["healthy"] = True
-        result["result"] = {"start": "started", "reload": "reloaded", "restart": "restarted"}[action]
+        result["result"] = {"start": "started", "reload": "reloaded", "restart": "restarted",
+                            "resocket": "restarted"}[action]
         if kind == "rollback":
             result["result"] = "rolled_back"
         return self._finish(result, live)
@@ -207,8 +222,9 @@ class Release:
             shutil.rmtree(candidate)
         make_dir(candidate, group=self.p["group"])
         for name in plan.MANAGED_FILES:
-            owner, group, mode = self._mode(name)
-            write_file(os.path.join(candidate, name), self.desired[name], owner, group, mode)
+            if self.desired.get(name):
+                owner, group, mode = self._mode(name)
+                write_file(os.path.join(candidate, name), self.desired[name], owner, group, mode)
         self.step("candidate", "ok", "rendered files staged in %s" % candidate, since)
 
     def _validate(self):
@@ -297,9 +313,8 @@ class Release:
         })
         for name in plan.MANAGED_FILES:
             if name in changed:
-                owner, group, mode = self._mode(name)
-                write_file(self.paths[name], self.desired[name], owner, group, mode)
-        if "unit" in changed:
+                self._put_live(name, self.desired[name])
+        if "unit" in changed or "socket" in changed:
             self.systemd.daemon_reload()
         self.step("promote", "ok", "live files replaced: %s" % ", ".join(changed), since)
 
@@ -318,14 +333,30 @@ class Release:
         elif action == plan.ACTION_RESTART:
             self.systemd.run("systemctl", "reset-failed", self.unit)
             command = ("restart",)
+        elif action == plan.ACTION_RESOCKET:
+            # The listening socket changes hands (systemd <-> Gunicorn) or address: stop the
+            # service, re-create the socket, start again (the socket first, if there is one).
+            self.systemd.run("systemctl", "stop", self.unit)
+            self.systemd.run("systemctl", "stop", self.socket_unit)
+            self.systemd.run("systemctl", "reset-failed", self.unit)
+            self._start_socket(since)
+            command = ("start",)
         else:
             self.systemd.run("systemctl", "reset-failed", self.unit)
+            self._start_socket(since)
             command = ("start",)
         rc, out, err = self.systemd.run("systemctl", *(command + (self.unit,)))
         if rc != 0:
             raise StepFailed(action, "systemctl %s %s failed: %s" % (command[0], self.unit, err or out),
                              self.systemd.journal(self.unit, since))
         self.step(action, "ok", "systemctl %s %s" % (command[0], self.unit), since)
+
+    def _start_socket(self, since):
+        if self.socket_unit and os.path.exists(self.paths["socket"]):
+            rc, out, err = self.systemd.run("systemctl", "start", self.socket_unit)
+            if rc != 0:
+                raise StepFailed("socket", "systemctl start %s failed: %s" % (self.socket_unit, err or out),
+                                 self.systemd.journal(self.socket_unit, since))
 
     def _gate(self, action, before, before_workers):
         """Active, same master after a HUP, the expected workers (all new after a HUP), healthy."""
@@ -402,7 +433,7 @@ class Release:
             return [], False
         restored = self._restore(lkg)
         try:
-            self._apply(plan.ACTION_RESTART, self.service_state())
+            self._apply(plan.ACTION_RESOCKET if "socket" in restored else plan.ACTION_RESTART, self.service_state())
             self._gate(plan.ACTION_RESTART, self.service_state(), [])
             healthy = True
         except StepFailed as again:
@@ -418,18 +449,21 @@ class Release:
         live = self.live_files()
         restored = []
         for name in plan.MANAGED_FILES:
-            if files.get(name) is not None and live.get(name) != files[name]:
-                owner, group, mode = self._mode(name)
-                write_file(self.paths[name], files[name], owner, group, mode)
+            if plan.normalize(live.get(name)) != plan.normalize(files.get(name)):
+                self._put_live(name, files.get(name))
                 restored.append(name)
-        if "unit" in restored:
+        if "unit" in restored or "socket" in restored:
             self.systemd.daemon_reload()
         return restored
 
     def _enable(self):
-        if self.systemd.state(self.unit).get("UnitFileState") != "enabled":
-            self.systemd.systemctl("enable", self.unit)
-            self.step("enable", "ok", "enabled %s" % self.unit)
+        units = [self.unit]
+        if self.socket_unit and os.path.exists(self.paths["socket"]):
+            units.append(self.socket_unit)
+        for unit in units:
+            if self.systemd.state(unit).get("UnitFileState") != "enabled":
+                self.systemd.systemctl("enable", unit)
+                self.step("enable", "ok", "enabled %s" % unit)
 
     # -- last-known-good, history, records -------------------------------------------------
 
@@ -443,7 +477,8 @@ class Release:
                                  "last-known-good" % directory)
             return None
         files = self._read_set(directory)
-        bad = [name for name in plan.MANAGED_FILES if plan.checksum(files[name]) != meta["checksums"].get(name)]
+        bad = [name for name in plan.MANAGED_FILES
+               if plan.checksum(plan.normalize(files[name])) != meta["checksums"].get(name)]
         if bad:
             raise StepFailed("last-known-good", "%s is corrupt (%s differ from meta.json): refusing to restore it "
                              "blindly. Inspect it, then remove it to let the next healthy release become "
@@ -464,7 +499,7 @@ class Release:
             shutil.rmtree(staging)
         make_dir(staging, mode=0o700)
         for name in plan.MANAGED_FILES:
-            if files.get(name) is not None:
+            if files.get(name):
                 write_file(os.path.join(staging, name), files[name], mode=0o600)
         write_json(os.path.join(staging, "meta.json"), {
             "release_id": self.release_id, "kept": time.time(), "why": why, "checksums": self.checksums(files)})
@@ -505,8 +540,9 @@ class Release:
             if lkg is None:
                 outcome = "unverified, no last-known-good to restore"
             else:
-                self._restore(lkg)
-                self._apply(plan.ACTION_RESTART, self.service_state())
+                restored = self._restore(lkg)
+                self._apply(plan.ACTION_RESOCKET if "socket" in restored else plan.ACTION_RESTART,
+                            self.service_state())
                 self._gate(plan.ACTION_RESTART, self.service_state(), [])
                 outcome = "rolled back to last-known-good"
         self._clear_pending()

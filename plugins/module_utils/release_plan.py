@@ -14,18 +14,23 @@ import hashlib
 import ipaddress
 import re
 
-# Files a release manages, in the order they are promoted. The unit goes last so that a
-# daemon-reload sees a consistent set.
-MANAGED_FILES = ("config", "app_env", "secret_env", "unit")
+# Files a release manages, in the order they are promoted. The units go last so that a
+# daemon-reload sees a consistent set. "socket" is the optional socket-activation unit: an
+# empty desired content means "absent" (the file is removed).
+MANAGED_FILES = ("config", "app_env", "secret_env", "unit", "socket")
 # Files whose change Gunicorn cannot pick up with HUP: systemd reads environment files and
 # the unit when the service starts.
 RESTART_FILES = ("unit", "app_env", "secret_env")
+# With socket activation, systemd holds the listening socket: a restart of the service queues
+# connections instead of refusing them, but a change of the socket itself must re-create it.
+SOCKET_FILES = ("socket",)
 SECRET_FILES = ("secret_env",)
 
 ACTION_NONE = "none"
 ACTION_START = "start"
 ACTION_RELOAD = "reload"
 ACTION_RESTART = "restart"
+ACTION_RESOCKET = "resocket"
 
 _PRELOAD_RE = re.compile(r"^preload_app\s*=\s*True\s*$", re.M)
 _PORT_RE = re.compile(r"^\d{1,5}$")
@@ -38,9 +43,15 @@ def checksum(content):
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def normalize(content):
+    """Managed file content, with "" (absent) and None (missing) both meaning no file."""
+    return content or None
+
+
 def changed_files(live, desired):
-    """Names of managed files whose desired content differs from the live one."""
-    return [name for name in MANAGED_FILES if desired.get(name) is not None and live.get(name) != desired.get(name)]
+    """Names of managed files whose desired content (None: leave alone) differs from the live one."""
+    return [name for name in MANAGED_FILES
+            if desired.get(name) is not None and normalize(live.get(name)) != normalize(desired.get(name))]
 
 
 def preload_enabled(config_text):
@@ -53,6 +64,8 @@ def plan_action(changed, service_active, live_config, desired_config):
 
     - nothing changed and the service runs: none;
     - the service does not run: start;
+    - the socket unit changed (socket activation turned on or off, another address): resocket -
+      stop the service, re-create the socket, start the service;
     - the unit or an environment file changed: restart (systemd reads them at start only);
     - preload_app on before or after: restart (with preload, HUP does not reload the app's code,
       gunicorn #2449);
@@ -62,6 +75,8 @@ def plan_action(changed, service_active, live_config, desired_config):
         return ACTION_START, "the service is not running"
     if not changed:
         return ACTION_NONE, "nothing changed"
+    if any(name in SOCKET_FILES for name in changed):
+        return ACTION_RESOCKET, "the socket unit changed: the listening socket must be re-created"
     restart_files = [name for name in changed if name in RESTART_FILES]
     if restart_files:
         return ACTION_RESTART, "%s changed (systemd reads it at start only)" % ", ".join(restart_files)

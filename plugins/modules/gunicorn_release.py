@@ -66,6 +66,13 @@ options:
     description: Content of the secret environment file. Never logged or shown in diffs.
     type: str
     required: true
+  socket:
+    description:
+      - Content of the socket-activation unit (C(gunicorn-<app>.socket)); systemd then holds the
+        listening socket, so restarts queue connections instead of refusing them.
+      - Empty means no socket activation (an existing socket unit is stopped and removed).
+    type: str
+    default: ""
   canary_unit:
     description: Content of the canary unit, which boots the candidate from O(state_dir)C(/candidate/).
     type: str
@@ -90,6 +97,9 @@ options:
         description: Live secret environment file.
         type: path
         required: true
+      socket:
+        description: Live socket unit; defaults to the unit's path with C(.socket).
+        type: path
   state_dir:
     description: Directory of the candidate, last-known-good, history and records of this app.
     type: path
@@ -238,7 +248,9 @@ result:
   type: str
   sample: reloaded
 service_action:
-  description: What was done to the service for the change (V(none), V(start), V(reload), V(restart)).
+  description: >-
+    What was done to the service for the change (V(none), V(start), V(reload), V(restart), or
+    V(resocket): stop, re-create the listening socket, start).
   returned: always
   type: str
   sample: reload
@@ -248,7 +260,7 @@ reason:
   type: str
   sample: "only gunicorn.conf.py changed: reload with HUP"
 changed_files:
-  description: Managed files whose content changed (V(config), V(app_env), V(secret_env), V(unit)).
+  description: Managed files whose content changed (V(config), V(app_env), V(secret_env), V(unit), V(socket)).
   returned: always
   type: list
   elements: str
@@ -299,9 +311,10 @@ def argument_spec():
         unit=dict(type="str", required=True),
         app_env=dict(type="str", required=True),
         secret_env=dict(type="str", required=True, no_log=True),
+        socket=dict(type="str", default=""),
         canary_unit=dict(type="str"),
         paths=dict(type="dict", required=True, options=dict(
-            config=PATH_SPEC, unit=PATH_SPEC, app_env=PATH_SPEC, secret_env=PATH_SPEC)),
+            config=PATH_SPEC, unit=PATH_SPEC, app_env=PATH_SPEC, secret_env=PATH_SPEC, socket=dict(type="path"))),
         state_dir=dict(type="path", required=True),
         user=dict(type="str", required=True),
         group=dict(type="str", required=True),
@@ -342,6 +355,9 @@ def main():
     )
     params = dict(module.params)
     params["files"] = dict((name, params[name]) for name in plan.MANAGED_FILES)
+    if not params["paths"].get("socket"):
+        unit_path = params["paths"]["unit"]
+        params["paths"]["socket"] = (unit_path[:-len(".service")] if unit_path.endswith(".service") else unit_path) + ".socket"
     release = Release(module, params)
     try:
         if module.check_mode:

@@ -22,6 +22,9 @@ CONFIG_PRELOAD = "workers = 3\npreload_app = True\n"
         (["secret_env"], True, CONFIG, CONFIG, plan.ACTION_RESTART),
         (["config"], True, CONFIG_PRELOAD, CONFIG, plan.ACTION_RESTART),
         (["config"], True, CONFIG, CONFIG_PRELOAD, plan.ACTION_RESTART),
+        (["socket"], True, CONFIG, CONFIG, plan.ACTION_RESOCKET),
+        (["unit", "socket"], True, CONFIG, CONFIG, plan.ACTION_RESOCKET),
+        (["socket"], False, CONFIG, CONFIG, plan.ACTION_START),
     ],
 )
 def test_plan_action_picks_the_cheapest_safe_action(changed, active, live_config, desired_config, action):
@@ -36,7 +39,10 @@ def test_plan_action_says_why():
 @pytest.mark.parametrize(
     "live, desired, changed",
     [
-        ({}, {"config": "a", "unit": "u", "app_env": "", "secret_env": ""}, ["config", "app_env", "secret_env", "unit"]),
+        ({}, {"config": "a", "unit": "u", "app_env": "e", "secret_env": "s"}, ["config", "app_env", "secret_env", "unit"]),
+        ({"socket": None}, {"socket": ""}, []),
+        ({"socket": "[Socket]"}, {"socket": ""}, ["socket"]),
+        ({"socket": None}, {"socket": "[Socket]"}, ["socket"]),
         ({"config": "a", "unit": "u"}, {"config": "a", "unit": "u"}, []),
         ({"config": "a", "unit": "u"}, {"config": "b", "unit": "u"}, ["config"]),
         ({"config": "a"}, {"config": "a", "unit": None}, []),
