@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs clean
+.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ demo: setup ## Boot a systemd test host and deploy the sample app on it
 
 demo-destroy: ## Remove the demo host
 	molecule destroy -s demo
+
+bench-facts: setup ## Benchmark: gunicorn_facts wall time per run (median of 20)
+	python benchmarks/facts_speed.py --runs 20
 
 docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs.yml
 	python scripts/role_docs.py render
