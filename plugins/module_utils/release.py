@@ -159,9 +159,15 @@ class Release:
                   "recovered": recovered, "rolled_back": False, "healthy": False}
 
         if not changed:
-            if action == plan.ACTION_START:
-                self._apply(action, state)
-            self._gate(action, state, [])
+            try:
+                if action == plan.ACTION_START:
+                    self._apply(action, state)
+                self._gate(action, state, [])
+            except StepFailed as failure:
+                # Nothing was changed, so there is nothing to roll back: report and record.
+                failure.detail = "nothing changed, but the service is unhealthy: %s" % failure.detail
+                self._record_failure(result, failure, restored=None, healthy_after=False)
+                raise
             result["healthy"] = True
             self._enable()
             if lkg is None or self.checksums(lkg) != self.checksums(live):
