@@ -41,8 +41,8 @@ unit: ## Unit and property tests of the plugins
 build: ## Build the collection, install the tarball in a temp path, resolve it by FQCN
 	scripts/build-check.sh
 
-molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default ...")
-	for scenario in $(SCENARIOS); do molecule test -s $$scenario; done
+molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default ...", MOLECULE_JOBS=2)
+	scripts/molecule-all.sh $(SCENARIOS)
 
 test: setup lint sanity unit build molecule ## Everything CI runs
 
