@@ -1,0 +1,293 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Baseline record and Markdown filters, on outputs captured from the fleet scenario's hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.djangoops.gunicorn.plugins.filter import gunicorn_baseline as baseline_module
+from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_baseline import (
+    COUNTED, JOURNAL_CATEGORIES, JOURNAL_GREP, FilterModule, gunicorn_baseline, parse_journal, parse_listeners,
+    parse_vmstat,
+)
+from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_baseline_markdown import (
+    FilterModule as MarkdownFilterModule, gunicorn_baseline_markdown,
+)
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
+
+from report_facts import GIB, gunicorn_facts, instance
+
+PLAYBOOK = os.path.join(os.path.dirname(baseline_module.__file__), "..", "..", "playbooks", "baseline.yml")
+
+PROC = """3.47 3.92 3.48 4/161 2011
+MemTotal:       24731708 kB
+MemFree:        19035336 kB
+MemAvailable:   23485324 kB
+SwapTotal:       2097148 kB
+SwapFree:        1048572 kB
+"""
+VMSTAT = """procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----
+ r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st
+ 4  0      0 19035336 527004 4283924    0    0   113  1315 1802 3817 50 11 38  0  0
+ 2  0      0 19035336 527004 4283924   12    3     0   580 3154 6119 44 21 30  4  1
+"""
+SS_LISTENERS = """\
+u_str LISTEN 0      4096                         /run/systemd/private 1938272       * 0 users:(("systemd",pid=1,fd=16))
+u_str LISTEN 0      100             /run/gunicorn-mysite/gunicorn.ctl 2139198 * 0 users:(("gunicorn",pid=100,fd=9))
+u_str LISTEN 0      2048                   /run/shop.sock 2139199 * 0
+tcp   LISTEN 3      2048                             127.0.0.1:8000      0.0.0.0:* users:(("gunicorn",pid=100,fd=5))
+tcp   LISTEN 0      511                                0.0.0.0:80        0.0.0.0:* users:(("nginx",pid=7,fd=6))
+"""
+SS_DB = """\
+0      0                            10.0.0.5:51234              10.0.0.9:5432
+0      0                            10.0.0.5:51236              10.0.0.9:5432
+0      0                            10.0.0.5:40000             10.0.0.10:6432
+"""
+
+
+def journal_line(message, unit="gunicorn-mysite.service", when=1795708206272363, systemd=False):
+    entry = {"MESSAGE": message, "__REALTIME_TIMESTAMP": str(when), "PRIORITY": "6"}
+    if systemd:
+        entry.update(_SYSTEMD_UNIT="init.scope", UNIT=unit)
+    else:
+        entry["_SYSTEMD_UNIT"] = unit
+    return json.dumps(entry)
+
+
+JOURNAL = "\n".join([
+    journal_line("[2026-11-26 15:50:05 +0000] [1495] [INFO] Booting worker with pid: 1497",
+                 unit="gunicorn-mysite-canary.service"),
+    journal_line("Started gunicorn-mysite-canary.service - Canary", unit="gunicorn-mysite-canary.service",
+                 systemd=True),
+    journal_line("Started gunicorn-mysite.service - Gunicorn serving the Django app mysite.", systemd=True),
+    journal_line("[2026-11-26 15:50:06 +0000] [1534] [INFO] Booting worker with pid: 1535"),
+    journal_line("[2026-11-26 15:50:06 +0000] [1534] [INFO] Booting worker with pid: 1537"),
+    journal_line("[2026-11-26 16:01:00 +0000] [1534] [CRITICAL] WORKER TIMEOUT (pid:1535)", when=1795708860000000),
+    journal_line("[2026-11-26 16:01:01 +0000] [1534] [ERROR] Worker (pid:1537) was sent SIGKILL! Perhaps out of "
+                 "memory?", when=1795708861000000),
+    journal_line("[2026-11-26 16:01:02 +0000] [1534] [ERROR] Worker (pid:1540) exited with code 1.",
+                 when=1795708862000000),
+    journal_line("Reloaded gunicorn-mysite.service - Gunicorn serving the Django app mysite.", systemd=True),
+    journal_line("gunicorn-mysite.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED",
+                 systemd=True, when=1795708863000000),
+    json.dumps({"MESSAGE": [87, 79, 82, 75, 69, 82, 32, 84, 73, 77, 69, 79, 85, 84, 32, 255],
+                "_SYSTEMD_UNIT": "gunicorn-mysite.service", "__REALTIME_TIMESTAMP": "1795708864000000"}),
+    "not json",
+    journal_line("[2026-11-26 16:02:00 +0000] [1534] [INFO] an access log line"),
+])
+
+
+def command(stdout, rc=0, stderr=""):
+    return {"changed": False, "rc": rc, "stdout": stdout, "stderr": stderr, "failed": False}
+
+
+def facts_result(**facts_args):
+    facts = gunicorn_facts(instances=[instance(workers=2, worker_bytes=(30 * MIB, 32 * MIB))], cpus=2,
+                           memory=4 * GIB, **facts_args)
+    facts["memory"]["available_bytes"] = 3 * GIB
+    return {"changed": False, "ansible_facts": {"gunicorn": facts}}
+
+
+def results(**overrides):
+    made = {"facts": facts_result(), "proc": command(PROC), "vmstat": command(VMSTAT),
+            "listeners": command(SS_LISTENERS), "db_connections": command(SS_DB), "journal": command(JOURNAL)}
+    made.update(overrides)
+    return made
+
+
+def record(**overrides):
+    return gunicorn_baseline({"host": "web1", "captured_at": "2026-11-26T16:05:00Z", "results": results(**overrides),
+                              "sample_seconds": 1, "db_ports": [5432, 6432], "journal_since": "24 hours ago"})
+
+
+def test_full_record():
+    got = record()
+    assert got["host"] == "web1" and got["captured_at"] == "2026-11-26T16:05:00Z" and got["errors"] == []
+    assert got["cpu"] == {"effective": 2, "source": "cgroup_v1", "logical": 2, "load": [3.47, 3.92, 3.48],
+                          "load_per_cpu": 1.74, "run_queue": 2, "busy_percent": 65, "iowait_percent": 4,
+                          "steal_percent": 1, "idle_percent": 30, "sample_seconds": 1}
+    assert got["memory"] == {"effective_bytes": 4 * GIB, "source": "cgroup_v1", "total_bytes": 24731708 * 1024,
+                             "available_bytes": 3 * GIB, "available_percent": 75.0}
+    assert got["swap"] == {"total_bytes": 2097148 * 1024, "used_bytes": (2097148 - 1048572) * 1024,
+                           "in_kib_per_second": 12, "out_kib_per_second": 3}
+    [only] = got["instances"]
+    assert only == {"name": "gunicorn-mysite.service", "master_pid": 100, "worker_class": "sync", "workers": 2,
+                    "threads": 1, "running_workers": 2, "bind": ["127.0.0.1:8000"], "worker_max_bytes": 32 * MIB,
+                    "worker_mean_bytes": 31 * MIB, "total_bytes": 26 * MIB + 62 * MIB, "memory_metric": "uss"}
+    assert set(got["recommendation"]) == {"workers", "threads", "worker_class", "bound_by"}
+    assert got["db_connections"] == {"ports": [5432, 6432], "total": 3,
+                                     "by_peer": {"10.0.0.9:5432": 2, "10.0.0.10:6432": 1}}
+    json.dumps(got)
+
+
+def test_listeners_kept_and_matched_to_instances():
+    got = record()["listeners"]
+    assert got == [
+        {"proto": "unix", "address": "/run/gunicorn-mysite/gunicorn.ctl", "queued": 0, "backlog": 100,
+         "processes": ["gunicorn"], "instance": None},
+        {"proto": "tcp", "address": "127.0.0.1:8000", "queued": 3, "backlog": 2048, "processes": ["gunicorn"],
+         "instance": "gunicorn-mysite.service"},
+        {"proto": "tcp", "address": "0.0.0.0:80", "queued": 0, "backlog": 511, "processes": ["nginx"],
+         "instance": None},
+    ]
+
+
+def test_unix_bind_matched_without_process_names():
+    facts = facts_result()
+    facts["ansible_facts"]["gunicorn"]["instances"][0]["bind"] = ["unix:/run/shop.sock"]
+    listeners = record(facts=facts)["listeners"]
+    assert [(item["address"], item["instance"]) for item in listeners if item["proto"] == "unix"] == [
+        ("/run/gunicorn-mysite/gunicorn.ctl", None), ("/run/shop.sock", "gunicorn-mysite.service")]
+
+
+def test_journal_counts_and_notable_lines():
+    journal = record()["journal"]
+    assert journal["since"] == "24 hours ago"
+    assert journal["counts"] == {"worker_timeouts": 2, "workers_killed": 1, "worker_errors": 1, "boot_failures": 0,
+                                 "service_failures": 1, "worker_boots": 2, "service_reloads": 1, "service_starts": 1}
+    assert journal["canary_counts"] == dict((name, 1 if name in ("worker_boots", "service_starts") else 0)
+                                            for name in COUNTED)
+    assert [line["category"] for line in journal["lines"]] == [
+        "worker_timeouts", "workers_killed", "worker_errors", "service_failures", "worker_timeouts"]
+    assert journal["lines"][0] == {"time": "2026-11-26T16:01:00Z", "unit": "gunicorn-mysite.service",
+                                   "category": "worker_timeouts",
+                                   "message": "[2026-11-26 16:01:00 +0000] [1534] [CRITICAL] WORKER TIMEOUT (pid:1535)"}
+    assert journal["lines"][3]["unit"] == "gunicorn-mysite.service"
+    assert journal["lines"][4]["message"].startswith("WORKER TIMEOUT ")
+
+
+def test_notable_lines_are_the_last_twenty():
+    text = "\n".join(journal_line("WORKER TIMEOUT (pid:%d)" % number, when=1795708206000000 + number * 1000000)
+                     for number in range(30))
+    lines = parse_journal(text)["lines"]
+    assert [line["message"] for line in lines] == ["WORKER TIMEOUT (pid:%d)" % number for number in range(10, 30)]
+
+
+@pytest.mark.parametrize("overrides, errors, missing", [
+    pytest.param({"facts": {"changed": False, "msg": "psutil is required for gunicorn_facts"}},
+                 ["facts: psutil is required for gunicorn_facts"], "instances", id="facts-failed"),
+    pytest.param({"vmstat": command("", rc=2, stderr="[Errno 2] No such file or directory: b'vmstat'")},
+                 ["vmstat: [Errno 2] No such file or directory: b'vmstat'"], "cpu.busy_percent", id="no-vmstat"),
+    pytest.param({"vmstat": command("garbage\n")}, ["vmstat: no sample in its output"], "cpu.busy_percent",
+                 id="vmstat-garbage"),
+    pytest.param({"journal": command("", rc=1)}, [], None, id="journal-no-match"),
+    pytest.param({"journal": command("", rc=2, stderr="Failed to add filter")}, ["journal: Failed to add filter"],
+                 "journal", id="journal-failed"),
+    pytest.param({"db_connections": {"skipped": True, "changed": False}}, [], "db_connections", id="db-skipped"),
+    pytest.param({"listeners": {"unreachable": True, "msg": "lost"}}, ["listeners: lost"], "listeners",
+                 id="listeners-unreachable"),
+    pytest.param({"proc": command("", rc=1, stderr="cat: /proc/meminfo: Permission denied")},
+                 ["proc: cat: /proc/meminfo: Permission denied"], "cpu.load", id="proc-failed"),
+])
+def test_sources_that_could_not_be_read(overrides, errors, missing):
+    got = record(**overrides)
+    assert got["errors"] == errors
+    if missing:
+        value = got
+        for key in missing.split("."):
+            value = value[key]
+        assert value in (None, [])
+    json.dumps(got)
+
+
+def test_parsers_ignore_what_they_do_not_know():
+    assert parse_vmstat("") is None
+    assert parse_listeners("tcp ESTAB 0 0 1.2.3.4:5 6.7.8.9:10\n\nshort\n") == []
+    assert parse_journal("")["counts"] == dict((name, 0) for name in COUNTED)
+
+
+@pytest.mark.parametrize("bad, message", [
+    pytest.param("web1", "input must be a dict", id="string"),
+    pytest.param({"results": {}}, "input must be a dict", id="no-host"),
+    pytest.param({"host": "web1"}, "input must be a dict", id="no-results"),
+    pytest.param({"host": "web1", "results": {}, "db_ports": "5432"}, "db_ports must be a list", id="ports-string"),
+])
+def test_baseline_refuses_bad_input(bad, message):
+    with pytest.raises(AnsibleFilterError, match="gunicorn_baseline: " + message):
+        gunicorn_baseline(bad)
+
+
+def test_playbook_greps_what_the_filter_classifies():
+    with open(PLAYBOOK) as handle:
+        [play] = yaml.safe_load(handle)
+    assert play["vars"]["baseline_journal_grep"] == JOURNAL_GREP
+    assert [name for name, pattern in JOURNAL_CATEGORIES] == list(COUNTED)
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+def table(markdown):
+    return [line for line in markdown.splitlines() if line.startswith("| ")]
+
+
+def test_markdown_of_one_capture():
+    markdown = gunicorn_baseline_markdown(record())
+    lines = markdown.splitlines()
+    assert lines[0] == "# Baseline of web1 at 2026-11-26T16:05:00Z"
+    rows = table(markdown)
+    assert rows[:2] == ["| Metric | Value |", "| --- | --- |"]
+    assert "| CPU (effective) | 2 (cgroup_v1), 2 logical |" in rows
+    assert "| Load 1 / 5 / 15 min | 3.47 / 3.92 / 3.48 (1.74 per CPU) |" in rows
+    assert "| CPU busy / iowait / steal | 65% / 4% / 1% over 1 s, run queue 2 |" in rows
+    assert "| Memory | 3.0 GiB available of 4.0 GiB (cgroup_v1), 75% |" in rows
+    assert "| Swap | 1.0 GiB used of 2.0 GiB, in 12 / out 3 KiB/s |" in rows
+    assert ("| Instance gunicorn-mysite.service | 2 sync workers x 1 thread, 2 running; worker 32 MiB uss "
+            "(largest), 31 MiB mean; 88 MiB in all |") in rows
+    assert "| Listener 127.0.0.1:8000 | tcp, 3 queued of 2048, gunicorn-mysite.service |" in rows
+    assert "| Listener 0.0.0.0:80 | tcp, 0 queued of 511, nginx |" in rows
+    assert "| Database connections (port 5432, 6432) | 3 (10.0.0.10:6432: 1, 10.0.0.9:5432: 2) |" in rows
+    assert "| Worker timeouts (WORKER TIMEOUT) since 24 hours ago | 2 |" in rows
+    assert "| Service starts since 24 hours ago | 1 |" in rows
+    assert lines[-1] == "```" and "Last notable journal lines:" in lines
+    assert "2026-11-26T16:01:00Z gunicorn-mysite.service: [2026-11-26 16:01:00 +0000] [1534] [CRITICAL] WORKER " \
+           "TIMEOUT (pid:1535)" in lines
+
+
+def test_markdown_before_and_now():
+    before = record(journal=command("", rc=1))
+    before["captured_at"] = "2026-11-25T10:00:00Z"
+    before["instances"][0]["workers"] = 3
+    before["listeners"].append({"proto": "tcp", "address": "127.0.0.1:9000", "queued": 0, "backlog": 64,
+                                "processes": [], "instance": None})
+    rows = table(gunicorn_baseline_markdown(record(), before=before))
+    assert rows[0] == "| Metric | Before (2026-11-25T10:00:00Z) | Now (2026-11-26T16:05:00Z) |"
+    assert rows[1] == "| --- | --- | --- |"
+    [instance_row] = [row for row in rows if row.startswith("| Instance ")]
+    assert instance_row.startswith("| Instance gunicorn-mysite.service | 3 sync workers x 1 thread, 2 running;")
+    assert "| 2 sync workers x 1 thread, 2 running;" in instance_row
+    assert rows[-1] == "| Listener 127.0.0.1:9000 | tcp, 0 queued of 64 | - |"
+    assert "| Worker timeouts (WORKER TIMEOUT) since 24 hours ago | 0 | 2 |" in rows
+
+
+def test_markdown_of_a_host_without_facts():
+    markdown = gunicorn_baseline_markdown(record(facts={"msg": "psutil is required", "changed": False},
+                                                 vmstat=command("", rc=127, stderr="vmstat: not found")))
+    rows = table(markdown)
+    assert "| CPU (effective) | ? (?), ? logical |" in rows
+    assert "| Gunicorn instances | none running |" in rows
+    assert "| Not captured | facts: psutil is required; vmstat: vmstat: not found |" in rows
+    assert not any(row.startswith("| CPU busy") for row in rows)
+
+
+@pytest.mark.parametrize("bad, before, message", [
+    pytest.param([], None, "input must be a gunicorn_baseline record", id="list"),
+    pytest.param({"host": "web1"}, {"host": "web2"}, "earlier gunicorn_baseline record of host web1",
+                 id="other-host"),
+    pytest.param({"host": "web1", "cpu": "fast"}, None, "not a gunicorn_baseline record", id="garbage"),
+])
+def test_markdown_refuses_bad_input(bad, before, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        gunicorn_baseline_markdown(bad, before=before)
+
+
+def test_filter_names():
+    assert list(FilterModule().filters()) == ["gunicorn_baseline"]
+    assert list(MarkdownFilterModule().filters()) == ["gunicorn_baseline_markdown"]
