@@ -219,8 +219,10 @@ def test_check_mode_reports_drift_with_the_diff(tmp_path, collections_path, fail
     assert reached == ["a", "b", "c"]
     assert not (tmp_path / "etc").exists()
     assert summary["mode"] == "check" and summary["drift"] == ["a"] and summary["failed"] == []
-    assert states(summary) == [("a", 1, "would reload"), ("b", 2, "unchanged"), ("c", 3, "unchanged")]
+    # A drift check runs every host in one batch.
+    assert states(summary) == [("a", 1, "would reload"), ("b", 1, "unchanged"), ("c", 1, "unchanged")]
     [diff] = summary["rows"][0]["diff"]
     assert "-max_requests = 1000\n+max_requests = 1200\n" in diff["unified"]
-    assert summary["headline"].startswith("Drift check (1 of 3 hosts differ from the inventory) complete")
+    assert summary["headline"] == "Drift check (1 of 3 hosts differ from the inventory) complete in 1 batch: " \
+                                  "2 unchanged, 1 would reload"
     assert ("fatal: [a]" in output) is fail_on_drift
