@@ -84,8 +84,8 @@ def metric_rows(record):
     """(label, text) per metric, in display order."""
     rows = []
     cpu, memory, swap = record.get("cpu") or {}, record.get("memory") or {}, record.get("swap") or {}
-    rows.append(("CPU (effective)", "%s (%s), %s logical" % (_g(cpu.get("effective")), cpu.get("source") or "?",
-                                                            _g(cpu.get("logical")))))
+    rows.append(("CPU (effective)", "%s (%s), %s logical" % (
+        _g(cpu.get("effective")), cpu.get("source") or "?", _g(cpu.get("logical")))))
     load = cpu.get("load")
     if load:
         text = " / ".join(_g(value) for value in load)
@@ -167,9 +167,8 @@ def gunicorn_baseline_markdown(record, before=None):
         earlier_by_label = dict(earlier)
         now_by_label = dict(now)
         labels = [label for label, text in now] + [label for label, text in earlier if label not in now_by_label]
-        lines += ["| Metric | Before (%s) | Now (%s) |" % (cell(before.get("captured_at")),
-                                                         cell(record.get("captured_at"))),
-                  "| --- | --- | --- |"]
+        lines += ["| Metric | Before (%s) | Now (%s) |" % (
+            cell(before.get("captured_at")), cell(record.get("captured_at"))), "| --- | --- | --- |"]
         lines += ["| %s | %s | %s |" % (cell(label), cell(earlier_by_label.get(label)), cell(now_by_label.get(label)))
                   for label in labels]
     notable = (record.get("journal") or {}).get("lines") or []

@@ -282,8 +282,8 @@ def headline(summary):
         what = "Rollout"
     if summary["stopped"]:
         return "%s stopped after batch %d: %s" % (what, summary["stopped_after_batch"], counts)
-    return "%s complete in %d batch%s: %s" % (what, summary["batches"], "" if summary["batches"] == 1 else "es",
-                                               counts)
+    batches = "%d batch%s" % (summary["batches"], "" if summary["batches"] == 1 else "es")
+    return "%s complete in %s: %s" % (what, batches, counts)
 
 
 # -- Markdown --------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ ENV = {"MYSITE_STAGING_SECRET_KEY": "staging-key-from-env", "MYSITE_STAGING_DB_P
 VAULT = {"vault_mysite_secret_key": "production-key-from-vault", "vault_mysite_db_password": "production-db-from-vault"}
 
 
-
 def playbook(spec_file):
     return [{
         "name": "Resolve the example inventory's variables for every app host",

@@ -136,8 +136,8 @@ def run_deploy(tmp_path, collections_path, hosts, *args, **extra_vars):
     summary = None
     if (out / "deploy-summary.json").exists():
         summary = json.loads((out / "deploy-summary.json").read_text())
-        assert (out / "deploy-summary.md").read_text().startswith("# Gunicorn rollout summary\n\n" +
-                                                                   summary["headline"] + "\n")
+        markdown = (out / "deploy-summary.md").read_text()
+        assert markdown.startswith("# Gunicorn rollout summary\n\n" + summary["headline"] + "\n")
     reached = sorted(name[:-len(".reached")] for name in os.listdir(str(markers)))
     return run.returncode, run.stdout, summary, reached
 

@@ -195,8 +195,8 @@ def rollout(**hosts):
         else:
             made[host].pop("deploy_outcome", None)
         if sha is not None:
-            made[host]["deploy_live_config"] = {"changed": False, "stat": {"exists": sha != "absent",
-                                                                          "checksum": sha}}
+            made[host]["deploy_live_config"] = {"changed": False,
+                                                "stat": {"exists": sha != "absent", "checksum": sha}}
     return made
 
 
