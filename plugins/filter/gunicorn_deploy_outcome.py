@@ -54,8 +54,8 @@ _value:
     state:
       description:
         - V(started), V(reloaded), V(restarted) or V(unchanged) after a healthy release;
-          V(would start), V(would reload) or V(would restart) in check mode when the live files or service
-          differ from the inventory (drift);
+          V(would start), V(would reload), V(would restart) or V(would resocket) (any V(would ...) the release
+          module returns) in check mode when the live files or service differ from the inventory (drift);
           V(rolled back) (went live, failed the health gate, last-known-good restored), V(rejected) (stopped
           before going live), V(failed) (anything else that failed), V(unreachable), or V(skipped) (the release
           task did not run, for example because of tags).

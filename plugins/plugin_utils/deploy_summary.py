@@ -28,6 +28,7 @@ UNCHANGED = "unchanged"
 WOULD_START = "would start"
 WOULD_RELOAD = "would reload"
 WOULD_RESTART = "would restart"
+WOULD_RESOCKET = "would resocket"
 ROLLED_BACK = "rolled back"
 REJECTED = "rejected"
 FAILED = "failed"
@@ -36,12 +37,13 @@ SKIPPED = "skipped"
 NOT_REACHED = "not reached"
 
 # Every state, in the order the summary counts them.
-STATES = (STARTED, RELOADED, RESTARTED, UNCHANGED, WOULD_START, WOULD_RELOAD, WOULD_RESTART, ROLLED_BACK,
-          REJECTED, FAILED, UNREACHABLE, SKIPPED, NOT_REACHED)
+STATES = (STARTED, RELOADED, RESTARTED, UNCHANGED, WOULD_START, WOULD_RELOAD, WOULD_RESTART, WOULD_RESOCKET,
+          ROLLED_BACK, REJECTED, FAILED, UNREACHABLE, SKIPPED, NOT_REACHED)
 # States that count against deploy_max_fail_percentage and fail the host at the end of the run.
 FAILED_STATES = frozenset((ROLLED_BACK, REJECTED, FAILED, UNREACHABLE))
-# Check mode: the live files or the service differ from what the inventory asks.
-DRIFT_STATES = frozenset((WOULD_START, WOULD_RELOAD, WOULD_RESTART))
+# Check mode: the live files or the service differ from what the inventory asks. The release
+# module says "would <action>"; an action this list does not know yet is drift too.
+DRIFT_STATES = frozenset((WOULD_START, WOULD_RELOAD, WOULD_RESTART, WOULD_RESOCKET))
 # States after which the release's sizing is the one running.
 APPLIED_STATES = frozenset((STARTED, RELOADED, RESTARTED, UNCHANGED))
 
@@ -49,6 +51,7 @@ APPLIED_STATES = frozenset((STARTED, RELOADED, RESTARTED, UNCHANGED))
 RELEASE_RESULTS = {
     "started": STARTED, "reloaded": RELOADED, "restarted": RESTARTED, "unchanged": UNCHANGED,
     "would start": WOULD_START, "would reload": WOULD_RELOAD, "would restart": WOULD_RESTART,
+    "would resocket": WOULD_RESOCKET,
     "rolled_back": ROLLED_BACK, "rejected": REJECTED, "failed": FAILED,
 }
 
@@ -133,12 +136,18 @@ def host_outcome(result, failed_task=None):
         outcome.update(state=SKIPPED, message=outcome["message"] or "the release task was skipped")
     elif release in RELEASE_RESULTS and RELEASE_RESULTS[release] not in (REJECTED, FAILED):
         outcome["state"] = RELEASE_RESULTS[release]
+    elif isinstance(release, str) and release.startswith("would "):
+        outcome["state"] = release
     else:
         outcome.update(state=FAILED, message="unrecognised release result %r: %s" % (release, outcome["message"]))
-    outcome["drift"] = outcome["state"] in DRIFT_STATES
+    outcome["drift"] = is_drift(outcome["state"])
     outcome["failed"] = outcome["state"] in FAILED_STATES
     outcome["sizing_applied"] = outcome["state"] in APPLIED_STATES
     return outcome
+
+
+def is_drift(state):
+    return state in DRIFT_STATES or str(state).startswith("would ")
 
 
 def parse_percentage(value):
@@ -248,10 +257,14 @@ def rollout_summary(host_vars, hosts, check_mode=False):
         row.update(dict((key, value) for key, value in outcome.items() if key not in row))
         rows.append(row)
 
-    counts = dict((state, sum(1 for row in rows if row["state"] == state)) for state in STATES)
-    counts = dict((state, count) for state, count in counts.items() if count)
-    by_state = dict((name, [row["host"] for row in rows if row["state"] in states]) for name, states in (
-        ("failed", FAILED_STATES), ("drift", DRIFT_STATES), ("not_reached", (NOT_REACHED,))))
+    known = [state for state in STATES if any(row["state"] == state for row in rows)]
+    others = sorted(set(row["state"] for row in rows) - set(STATES))
+    counts = dict((state, sum(1 for row in rows if row["state"] == state)) for state in known + others)
+    by_state = {
+        "failed": [row["host"] for row in rows if row["state"] in FAILED_STATES],
+        "drift": [row["host"] for row in rows if is_drift(row["state"])],
+        "not_reached": [row["host"] for row in rows if row["state"] == NOT_REACHED],
+    }
     stopped = bool(by_state["not_reached"])
     summary = {
         "mode": "check" if check_mode else "deploy",
@@ -310,7 +323,7 @@ def sizing_text(row):
         text += " (auto, bound by %s)" % sizing.get("bound_by")
     else:
         text += " (explicit)"
-    if not row.get("sizing_applied") and row["state"] not in DRIFT_STATES:
+    if not row.get("sizing_applied") and not is_drift(row["state"]):
         text += ", not applied"
     return text
 

@@ -55,6 +55,9 @@ OUTCOME_KEYS = {"state", "failed", "drift", "result", "service_action", "changed
     pytest.param(checked("reload"), None, "would reload", False, True, False, id="would-reload"),
     pytest.param(checked("restart", ("app_env",)), None, "would restart", False, True, False, id="would-restart"),
     pytest.param(checked("start", ()), None, "would start", False, True, False, id="would-start"),
+    pytest.param(checked("resocket", ("socket",)), None, "would resocket", False, True, False, id="would-resocket"),
+    pytest.param(dict(checked(), result="would teleport"), None, "would teleport", False, True, False,
+                 id="unknown-check-mode-action-is-drift"),
     pytest.param(checked("none", ()), None, "unchanged", False, False, True, id="in-sync"),
     pytest.param({"skipped": True, "changed": False, "skip_reason": "Conditional result was False"}, None, "skipped",
                  False, False, False, id="skipped"),
@@ -65,7 +68,7 @@ def test_state_of_every_release_result(result, failed_task, state, failed, drift
     got = outcome(result, failed_task=failed_task)
     assert set(got) == OUTCOME_KEYS
     assert (got["state"], got["failed"], got["drift"], got["sizing_applied"]) == (state, failed, drift, applied)
-    assert got["state"] in STATES
+    assert got["state"] in STATES or got["state"] == "would teleport"
     assert got["task"] == failed_task
     json.dumps(got)
 
@@ -243,6 +246,14 @@ def test_summary_headline(hosts, check_mode, headline, ok):
     assert got["headline"] == headline
     assert got["ok"] is ok
     assert list(got["counts"]) == [state for state in STATES if state in got["counts"]]
+
+
+def test_states_the_summary_does_not_know_are_counted_last_and_drift():
+    host_vars = rollout(a=(["a", "b"], "would reload", SHA), b=(["a", "b"], "unchanged", SHA))
+    host_vars["a"]["deploy_outcome"] = outcome(dict(checked(), result="would teleport"))
+    got = summary(host_vars, ["a", "b"], True)
+    assert got["counts"] == {"unchanged": 1, "would teleport": 1}
+    assert got["drift"] == ["a"] and got["ok"]
 
 
 def test_host_that_dropped_out_is_failed_with_a_message():
