@@ -210,6 +210,45 @@ def test_unreachable_canary_stops_the_rollout(tmp_path, collections_path):
     assert "127.0.0.1 port 9" in summary["rows"][0]["message"]
 
 
+def test_a_bad_percentage_stops_before_any_host_is_touched(tmp_path, collections_path):
+    rc, output, summary, reached = run_deploy(tmp_path, collections_path, [host("a", RELOADED)],
+                                              deploy_max_fail_percentage="150")
+    assert rc == 2 and reached == [] and summary is None
+    assert "max_fail_percentage must be a number from 0 to 100, got '150'" in output
+
+
+# What the playbook's design relies on: Ansible ends the whole run when a serial batch fails (no
+# later play runs, not even on localhost), while `meta: end_play` ends the remaining batches and
+# lets the next play run.
+ANSIBLE_BEHAVIOUR = [
+    {"name": "serial", "hosts": "all", "serial": 1, "max_fail_percentage": 100, "gather_facts": False,
+     "tasks": [{"name": "fail on b", "ansible.builtin.fail": {"msg": "boom"}, "when": "inventory_hostname == 'b'"},
+               {"name": "stop", "ansible.builtin.meta": "end_play", "when": "stop | default(false) | bool"}]},
+    {"name": "after", "hosts": "localhost", "gather_facts": False,
+     "tasks": [{"name": "later play", "ansible.builtin.debug": {"msg": "LATER PLAY RAN"}}]},
+]
+
+
+@pytest.mark.parametrize("hosts, stop, later_play_runs", [
+    pytest.param(["a", "b", "c"], False, False, id="failed-batch-ends-the-run"),
+    pytest.param(["a", "c"], True, True, id="end-play-lets-the-next-play-run"),
+])
+def test_ansible_behaviour_the_playbook_relies_on(tmp_path, hosts, stop, later_play_runs):
+    playbook = tmp_path / "behaviour.yml"
+    playbook.write_text(yaml.safe_dump(ANSIBLE_BEHAVIOUR, sort_keys=False))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "hosts": dict((name, {}) for name in hosts)}}))
+    run = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory), str(playbook),
+         "-e", json.dumps({"stop": stop})],
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false"), cwd=str(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120, check=False)
+    assert ("LATER PLAY RAN" in run.stdout) is later_play_runs, run.stdout
+    assert ("ok: [c]" in run.stdout) is False, run.stdout
+
+
 @pytest.mark.parametrize("fail_on_drift, rc", [(False, 0), (True, 2)])
 def test_check_mode_reports_drift_with_the_diff(tmp_path, collections_path, fail_on_drift, rc):
     got_rc, output, summary, reached = run_deploy(
