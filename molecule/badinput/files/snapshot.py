@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """Snapshot what a gunicorn_django release of one app may touch, and compare with a saved one.
 
-    djangoops-snapshot save FILE     write the snapshot to FILE
-    djangoops-snapshot diff FILE     print {"changed": [paths], "service": {"before", "after"},
-                                            "record": {"result", "error": {"step"}} of current.json}
+Installed on the test host as /usr/local/lib/djangoops-snapshot.py and run with python3:
+
+    snapshot.py save FILE     write the snapshot to FILE
+    snapshot.py diff FILE     print {"changed": [paths], "service": {"before", "after"},
+                                     "record": {"result", "error": {"step"}} of current.json}
 
 Files: every entry under the config and state directories (the state directory's `lock` is
 left out: every release rewrites it), the app's units in /etc/systemd/system and
