@@ -7,6 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p .build/logs
 export MOLECULE_JOBS=${MOLECULE_JOBS:-2}
+# Plain logs (the summary below greps Molecule's closing line).
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 
 run_one() {
   local scenario=$1 start log result
