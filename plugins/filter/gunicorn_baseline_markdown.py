@@ -45,9 +45,8 @@ _value:
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import escape_cell, format_bytes, plural
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 JOURNAL_LABELS = (
     ("worker_timeouts", "Worker timeouts (WORKER TIMEOUT)"),
     ("workers_killed", "Workers killed (SIGKILL, out of memory?)"),
@@ -60,24 +59,12 @@ JOURNAL_LABELS = (
 )
 
 
-def format_bytes(value):
-    if value is None:
-        return "?"
-    if value >= GIB:
-        return "%.1f GiB" % (value / float(GIB))
-    return "%d MiB" % int(round(value / float(MIB)))
-
-
-def _plural(number, noun):
-    return "%s %s%s" % (number, noun, "" if number == 1 else "s")
-
-
 def _g(value):
     return "?" if value is None else "%g" % value
 
 
 def cell(value):
-    return " ".join(str(value if value is not None else "").split()).replace("|", "\\|") or "-"
+    return escape_cell(str(value if value is not None else ""))
 
 
 def metric_rows(record):
@@ -112,8 +99,8 @@ def metric_rows(record):
         rows.append(("Gunicorn instances", "none running"))
     for instance in instances:
         text = "%s x %s, %d running" % (
-            _plural(instance.get("workers"), "%s worker" % instance.get("worker_class")),
-            _plural(instance.get("threads"), "thread"), instance.get("running_workers") or 0)
+            plural(instance.get("workers"), "%s worker" % instance.get("worker_class")),
+            plural(instance.get("threads"), "thread"), instance.get("running_workers") or 0)
         if instance.get("worker_max_bytes") is not None:
             text += "; worker %s %s (largest), %s mean; %s in all" % (
                 format_bytes(instance["worker_max_bytes"]), instance.get("memory_metric") or "",
@@ -122,8 +109,8 @@ def metric_rows(record):
     recommendation = record.get("recommendation")
     if recommendation:
         rows.append(("Recommended size", "%s x %s (bound by %s)" % (
-            _plural(recommendation.get("workers"), "%s worker" % recommendation.get("worker_class")),
-            _plural(recommendation.get("threads"), "thread"), recommendation.get("bound_by"))))
+            plural(recommendation.get("workers"), "%s worker" % recommendation.get("worker_class")),
+            plural(recommendation.get("threads"), "thread"), recommendation.get("bound_by"))))
     for listener in record.get("listeners") or []:
         text = "%s, %s queued of %s" % (listener.get("proto"), _g(listener.get("queued")), _g(listener.get("backlog")))
         owner = listener.get("instance") or ", ".join(listener.get("processes") or [])

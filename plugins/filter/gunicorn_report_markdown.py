@@ -43,37 +43,24 @@ _value:
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import escape_cell, format_bytes, plural
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 HEADER = ("Host", "CPU (source)", "Memory (source)", "Running instances", "Recommended", "Bound by",
           "Current vs recommended", "Warnings")
 LIMIT_ORDER = ("cpu", "memory", "database", "explicit_max")
-
-
-def format_bytes(value):
-    if value is None:
-        return "?"
-    if value >= GIB:
-        return "%.1f GiB" % (value / float(GIB))
-    return "%d MiB" % int(round(value / float(MIB)))
-
-
-def _count(number, noun):
-    return "%s %s%s" % (number, noun, "" if number == 1 else "s")
 
 
 def cell(value):
     """One table cell: pipes escaped, no line breaks; a list is one line per item (<br>)."""
     if isinstance(value, (list, tuple)):
         return "<br>".join(cell(item) for item in value) or "-"
-    return " ".join(str(value).split()).replace("|", "\\|") or "-"
+    return escape_cell(str(value))
 
 
 def instance_text(instance):
     text = "%s: %s x %s, %d running" % (
-        instance["name"], _count(instance["workers"], "%s worker" % instance["worker_class"]),
-        _count(instance["threads"], "thread"), instance["running_workers"])
+        instance["name"], plural(instance["workers"], "%s worker" % instance["worker_class"]),
+        plural(instance["threads"], "thread"), instance["running_workers"])
     if instance.get("worker_memory_bytes") is not None:
         text += ", %s/worker %s" % (format_bytes(instance["worker_memory_bytes"]), instance.get("memory_metric"))
     if instance.get("sized"):
@@ -83,8 +70,8 @@ def instance_text(instance):
 
 def recommendation_text(recommendation):
     return "%s x %s, %s/worker %s" % (
-        _count(recommendation["workers"], "%s worker" % recommendation["worker_class"]),
-        _count(recommendation["threads"], "thread"),
+        plural(recommendation["workers"], "%s worker" % recommendation["worker_class"]),
+        plural(recommendation["threads"], "thread"),
         format_bytes(recommendation["per_worker_memory_bytes"]), recommendation["per_worker_memory_source"])
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import escape_cell
+
 STARTED = "started"
 RELOADED = "reloaded"
 RESTARTED = "restarted"
@@ -309,7 +311,7 @@ def cell(value):
     """One table cell: pipes escaped, no line breaks, "-" when empty."""
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(item) for item in value)
-    return " ".join(str(value if value is not None else "").split()).replace("|", "\\|") or "-"
+    return escape_cell(str(value if value is not None else ""))
 
 
 def sizing_text(row):
