@@ -17,7 +17,7 @@ description:
     p95 gets worse by more than O(options.tolerance_pct), the SLO is missed, throughput gains less than
     O(options.min_gain_pct) (upwards) or drops by more than O(options.tolerance_pct) (downwards), the candidate
     would cross a limit, its deploy failed, or it took O(options.max_steps) steps."
-  - A candidate that would cross a limit comes back with status C(skipped) and the reason: record it without
+  - A candidate that would cross a limit comes back with status C(skipped) and the reason; record it without
     measuring it.
   - Used by the P(djangoops.gunicorn.gunicorn_tune#role) role; the model is in C(docs/tuning.md).
 options:

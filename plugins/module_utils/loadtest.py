@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import resource
-import subprocess
 import tempfile
 import threading
 import time
@@ -276,24 +275,30 @@ class GunicornSampler(object):
         self._memory_sample()
 
 
-def _run_wrk(argv, limit_s):
+def bounded(argv, limit_s):
+    """argv under coreutils timeout: killed (TERM, then KILL 5 s later) if it outlives limit_s."""
+    return ["timeout", "--kill-after=5", "%ds" % limit_s] + list(argv)
+
+
+def _run_wrk(run_command, argv, limit_s):
     """(stdout, stderr, rc, wrk's CPU seconds) of one wrk run, killed if it outlives limit_s."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=limit_s,
-                              universal_newlines=True, check=False)
-    except subprocess.TimeoutExpired:
+    rc, out, err = run_command(bounded(argv, limit_s))
+    if rc in (124, 137):
         raise LoadTestError("wrk did not finish within %d s; it was killed" % limit_s)
-    except OSError as exc:
-        raise LoadTestError("cannot run %s: %s" % (argv[0], exc))
+    if rc in (126, 127):
+        raise LoadTestError("cannot run %s: %s" % (argv[0], (err or out).strip()[-300:]))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return proc.stdout, proc.stderr, proc.returncode, used
+    return out, err, rc, used
 
 
-def run_load(psutil, summarize_memory, master_pid, wrk_path, base_url, paths, connections, threads,
+def run_load(run_command, psutil, summarize_memory, master_pid, wrk_path, base_url, paths, connections, threads,
              duration, warmup, timeout, headers=None, sample_interval=1.0):
-    """Warm up, then measure. Returns the result dict of the gunicorn_loadtest module."""
+    """Warm up, then measure. Returns the result dict of the gunicorn_loadtest module.
+
+    run_command(argv) -> (rc, stdout, stderr) runs a program (AnsibleModule.run_command).
+    """
     fd, script = tempfile.mkstemp(prefix="djangoops-wrk-", suffix=".lua")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -301,7 +306,7 @@ def run_load(psutil, summarize_memory, master_pid, wrk_path, base_url, paths, co
         result = {"warmup": None}
         if warmup:
             argv = wrk_command(wrk_path, script, base_url, paths, connections, threads, warmup, timeout, headers)
-            out, err, rc, _cpu = _run_wrk(argv, warmup + timeout + 30)
+            out, err, rc, _cpu = _run_wrk(run_command, argv, warmup + timeout + 30)
             if rc != 0:
                 raise LoadTestError("wrk failed (rc=%d) during the warm-up: %s" % (rc, (err or out).strip()[-500:]))
             warm = summarize_load(parse_wrk_output(out))
@@ -314,7 +319,7 @@ def run_load(psutil, summarize_memory, master_pid, wrk_path, base_url, paths, co
             sampler.start()
         started = time.time()
         try:
-            out, err, rc, wrk_cpu = _run_wrk(argv, duration + timeout + 30)
+            out, err, rc, wrk_cpu = _run_wrk(run_command, argv, duration + timeout + 30)
         finally:
             if sampler:
                 sampler.stop()

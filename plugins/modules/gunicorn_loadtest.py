@@ -35,7 +35,7 @@ options:
   url:
     description:
       - Scheme, host and port of the service, for example V(http://127.0.0.1:8000). Loopback only.
-      - A Gunicorn bind is accepted too (V(127.0.0.1:8000), V(0.0.0.0:8000), V([::]:8000), V(localhost:8000)):
+      - A Gunicorn bind is accepted too (V(127.0.0.1:8000), V(0.0.0.0:8000), V([::]:8000), V(localhost:8000));
         the load then goes to the loopback address of its family on that port. A unix socket cannot be
         loaded.
     type: str
@@ -69,7 +69,7 @@ options:
     default: 5
   headers:
     description:
-      - Extra request headers, for example V({"Host": "www.example.com"}) when Django's C(ALLOWED_HOSTS) does
+      - Extra request headers, for example a C(Host) header when Django's C(ALLOWED_HOSTS) does
         not list the loopback address.
     type: dict
     default: {}
@@ -87,7 +87,7 @@ options:
     type: path
     default: wrk
 notes:
-  - wrk keeps O(connections) busy all the time (a closed loop): latency is measured per completed request,
+  - wrk keeps O(connections) busy all the time (a closed loop); latency is measured per completed request,
     and throughput is what the service sustains at that concurrency.
 seealso:
   - module: djangoops.gunicorn.gunicorn_facts
@@ -100,7 +100,9 @@ EXAMPLES = r"""
 - name: Measure the catalog page at 20 connections for 20 seconds
   djangoops.gunicorn.gunicorn_loadtest:
     url: http://127.0.0.1:8000
-    paths: [/items/, /search/?q=shoes]
+    paths:
+      - /items/
+      - /search/?q=shoes
     connections: 20
     duration: 20
     warmup: 5
@@ -271,9 +273,9 @@ def main():
                                params["timeout"])
         wrk_path = module.get_bin_path(params["wrk_path"], required=False) or params["wrk_path"]
         master_pid = find_master(params["app"]) if params["app"] else None
-        result = loadtest.run_load(psutil, gunicorn_procs.summarize_memory, master_pid, wrk_path, base_url, paths,
-                                   params["connections"], params["threads"], params["duration"], params["warmup"],
-                                   params["timeout"], params["headers"], params["sample_interval"])
+        result = loadtest.run_load(module.run_command, psutil, gunicorn_procs.summarize_memory, master_pid, wrk_path,
+                                   base_url, paths, params["connections"], params["threads"], params["duration"],
+                                   params["warmup"], params["timeout"], params["headers"], params["sample_interval"])
     except loadtest.LoadTestError as exc:
         module.fail_json(msg="gunicorn_loadtest: %s" % exc)
     module.exit_json(changed=False, **result)

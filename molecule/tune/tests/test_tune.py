@@ -115,3 +115,14 @@ def test_cpu_run_put_the_baseline_back():
 
 def test_wrk_was_installed_by_the_playbook(host):
     assert host.package("wrk").is_installed
+
+
+def test_an_interrupted_run_is_reported_and_undone_by_the_next():
+    # side_effect.yml killed a run once its first candidate (4 workers) was live, then ran it again.
+    assert not (REPORT_DIR / "interrupted.json").exists(), "the killed run must not have written a report"
+    log = (REPORT_DIR / "resumed.log").read_text()
+    assert "did not finish" in log, "the second run must report the interrupted one"
+    resumed = report("resumed")
+    assert resumed["steps"][0]["settings"] == BASELINE, "the second run must start from the inventory's settings"
+    assert [s["settings"]["workers"] for s in resumed["steps"][1:]] == [4, 2]
+    assert "the baseline" in resumed["context"]["final"]

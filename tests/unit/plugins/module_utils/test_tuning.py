@@ -47,7 +47,7 @@ def play(model, phases, start, limits=None, slo=None, options=None):
     """Run the planner as the role does: measure each candidate with the model until done."""
     steps = [step(0, -1, "baseline", "baseline", start["workers"], start["threads"], start["worker_class"],
                   m=model(start))]
-    for _ in range(tuning.max_steps_total(phases, options)):
+    for _attempt in range(tuning.max_steps_total(phases, options)):
         nxt = tuning.next_step(steps, phases, limits, slo, options)
         if nxt["done"]:
             break

@@ -109,6 +109,26 @@ def test_gunicorn_summary_without_samples():
     assert loadtest.gunicorn_summary(2.0, 4.0, None, 3)["cpu_cores"] == 0.5
 
 
+def run(argv):
+    """What AnsibleModule.run_command returns."""
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_bounded_runs_under_timeout():
+    assert loadtest.bounded(["wrk", "-d", "5s"], 40) == ["timeout", "--kill-after=5", "40s", "wrk", "-d", "5s"]
+
+
+def test_a_run_that_outlives_its_bound_is_reported():
+    with pytest.raises(LoadTestError, match="did not finish within 1 s"):
+        loadtest._run_wrk(run, ["sleep", "10"], 1)
+
+
+def test_a_missing_wrk_is_named():
+    with pytest.raises(LoadTestError, match="cannot run /nonexistent/wrk"):
+        loadtest._run_wrk(run, ["/nonexistent/wrk"], 5)
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,7 +163,7 @@ def loopback_gunicorn(tmp_path):
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 def test_real_run_measures_load_and_gunicorn(loopback_gunicorn):
     proc, port = loopback_gunicorn
-    result = loadtest.run_load(psutil, gunicorn_procs.summarize_memory, proc.pid, "wrk", "http://127.0.0.1:%d" % port,
+    result = loadtest.run_load(run, psutil, gunicorn_procs.summarize_memory, proc.pid, "wrk", "http://127.0.0.1:%d" % port,
                                ["/a", "/broken"], connections=4, threads=1, duration=2, warmup=1, timeout=2,
                                sample_interval=0.5)
     load = result["load"]
@@ -164,5 +184,5 @@ def test_real_run_against_a_closed_port_fails_clearly():
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (apt-get install wrk)")
     with pytest.raises(LoadTestError, match="connect|refused|no summary|wrk failed"):
-        loadtest.run_load(psutil, gunicorn_procs.summarize_memory, None, "wrk", "http://127.0.0.1:%d" % _free_port(),
+        loadtest.run_load(run, psutil, gunicorn_procs.summarize_memory, None, "wrk", "http://127.0.0.1:%d" % _free_port(),
                           ["/"], connections=1, threads=1, duration=1, warmup=0, timeout=1)
