@@ -18,6 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH=$install_dir
 ansible-galaxy collection install --offline --force -p "$install_dir" "$tarball" >/dev/null
 ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep -q "^djangoops.gunicorn "
 ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep -q 'gunicorn_django_app_name'
+ansible-doc -t role djangoops.gunicorn.gunicorn_tune | grep -q 'gunicorn_tune_paths'
 for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py; do
   name=$(basename "$plugin" .py)
   ansible-doc -t filter "djangoops.gunicorn.$name" >/dev/null

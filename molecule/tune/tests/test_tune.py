@@ -79,15 +79,16 @@ def test_io_bound_page_favours_threads_and_more_concurrency():
     io_steps = report("io")["steps"]
     best = max(s["metrics"]["rps"] for s in io_steps if s["status"] == "measured")
     assert best > 1.5 * io_steps[0]["metrics"]["rps"], "threads should beat 3 sync workers on a sleeping page"
+    assert all(s["metrics"]["errors"] == 0 for s in io_steps if s["status"] == "measured")
 
 
-def test_cpu_bound_page_gains_nothing_from_threads_or_many_workers():
-    cpu = winner("cpu")
-    steps = report("cpu")["steps"]
-    rates = [s["metrics"]["rps"] for s in steps if s["status"] == "measured"]
-    # 1.5 CPUs: no configuration is much faster than another once 2 workers keep the CPUs busy.
-    assert cpu["workers"] * cpu["threads"] <= 4, cpu
-    assert max(rates) < 2.5 * min(r for r in rates if r > 0)
+def test_cpu_bound_page_was_measured_busy():
+    # Each /cpu/ request burns 20 ms of CPU: Gunicorn's measured CPU use is what limits it.
+    steps = [s for s in report("cpu")["steps"] if s["status"] == "measured"]
+    io_steps = [s for s in report("io")["steps"] if s["status"] == "measured"]
+    cpu_per_request = max(s["metrics"]["cpu_cores"] / s["metrics"]["rps"] for s in steps)
+    io_per_request = max(s["metrics"]["cpu_cores"] / s["metrics"]["rps"] for s in io_steps)
+    assert cpu_per_request > 2 * io_per_request, (cpu_per_request, io_per_request)
 
 
 def test_host_ends_healthy_on_the_applied_winner(host):
