@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean
+.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts bench-sizing clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ demo-destroy: ## Remove the demo host
 
 bench-facts: setup ## Benchmark: gunicorn_facts wall time per run (median of 20)
 	python benchmarks/facts_speed.py --runs 20
+
+bench-sizing: setup ## Benchmark: sweep worker configurations on a limited host vs gunicorn_facts and 2*CPU+1
+	python benchmarks/sizing_sweep.py
 
 docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs.yml
 	python scripts/role_docs.py render
