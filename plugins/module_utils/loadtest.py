@@ -124,6 +124,15 @@ def check_profile(connections, threads, duration, warmup, timeout):
                             "one connection" % (threads, connections))
 
 
+def request_headers(headers, keepalive):
+    """The headers of every request: without keepalive, "Connection: close" as a proxy sends by
+    default (nginx speaks HTTP/1.0 to its upstreams unless told otherwise)."""
+    headers = dict(headers or {})
+    if not keepalive and not any(name.lower() == "connection" for name in headers):
+        headers["Connection"] = "close"
+    return headers
+
+
 def wrk_command(wrk_path, script_path, base_url, paths, connections, threads, duration, timeout, headers=None):
     """The argv of one wrk run."""
     argv = [wrk_path, "--threads", str(threads), "--connections", str(connections),

@@ -73,6 +73,17 @@ options:
         not list the loopback address.
     type: dict
     default: {}
+  keepalive:
+    description:
+      - Keep connections open between requests (HTTP keep-alive).
+      - V(false) (the default) sends C(Connection close) with every request, as a reverse proxy does by default
+        (nginx talks HTTP/1.0 to its upstreams unless told otherwise). Each request then reaches whichever worker
+        accepts it first. With keep-alive clients a gthread worker keeps the connections it accepted, so the load
+        spreads unevenly over the workers and p95 rises; measure with V(true) only if the proxy in front really
+        keeps upstream connections alive.
+      - Ignored when O(headers) sets C(Connection) itself.
+    type: bool
+    default: false
   app:
     description:
       - The Gunicorn instance to sample, as a systemd unit name or an app name (see
@@ -258,6 +269,7 @@ def main():
             warmup=dict(type="int", default=5),
             timeout=dict(type="int", default=5),
             headers=dict(type="dict", default={}),
+            keepalive=dict(type="bool", default=False),
             app=dict(type="str"),
             sample_interval=dict(type="float", default=1.0),
             wrk_path=dict(type="path", default="wrk"),
@@ -275,7 +287,9 @@ def main():
         master_pid = find_master(params["app"]) if params["app"] else None
         result = loadtest.run_load(module.run_command, psutil, gunicorn_procs.summarize_memory, master_pid, wrk_path,
                                    base_url, paths, params["connections"], params["threads"], params["duration"],
-                                   params["warmup"], params["timeout"], params["headers"], params["sample_interval"])
+                                   params["warmup"], params["timeout"],
+                                   loadtest.request_headers(params["headers"], params["keepalive"]),
+                                   params["sample_interval"])
     except loadtest.LoadTestError as exc:
         module.fail_json(msg="gunicorn_loadtest: %s" % exc)
     module.exit_json(changed=False, **result)

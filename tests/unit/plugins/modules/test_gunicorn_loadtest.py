@@ -68,6 +68,16 @@ def test_check_profile_caps(profile, message):
         loadtest.check_profile(*profile)
 
 
+@pytest.mark.parametrize("headers, keepalive, expected", [
+    ({}, False, {"Connection": "close"}),
+    ({}, True, {}),
+    ({"Host": "www.example.com"}, False, {"Host": "www.example.com", "Connection": "close"}),
+    ({"connection": "keep-alive"}, False, {"connection": "keep-alive"}),
+])
+def test_request_headers(headers, keepalive, expected):
+    assert loadtest.request_headers(headers, keepalive) == expected
+
+
 def test_wrk_command():
     assert loadtest.wrk_command("wrk", "/tmp/s.lua", "http://127.0.0.1:8000", ["/a", "/b"], 20, 2, 10, 5,
                                 {"Host": "www.example.com"}) == [
