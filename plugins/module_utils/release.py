@@ -241,10 +241,13 @@ class Release:
         except ValueError as exc:
             raise StepFailed("validate", "gunicorn_django_bind: %s" % exc)
         # A new TCP address must be free: Gunicorn would only find out at boot, after the HUP.
-        # The live master holds its own address, so an unchanged bind is not probed.
+        # The live master holds its own address, so an unchanged bind is not probed, and a port
+        # taken by the live master itself (another host on the same port) frees itself with the
+        # restart that a changed bind gets.
         serving = self.service_state()["ActiveState"] == "active"
         ours = plan.rendered_binds(read_file(self.paths["config"])) if serving else []
-        if parsed[0] == "tcp" and bind not in ours and not port_is_free(parsed[1], parsed[2]):
+        if (parsed[0] == "tcp" and bind not in ours and not port_is_free(parsed[1], parsed[2])
+                and not plan.held_by_live_binds(bind, ours)):
             raise StepFailed("validate", "gunicorn_django_bind %s: port %d is already in use by another process"
                              % (bind, parsed[2]))
         names = self.p.get("extra_setting_names") or []

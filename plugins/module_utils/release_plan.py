@@ -67,6 +67,8 @@ def plan_action(changed, service_active, live_config, desired_config):
     - the socket unit changed (socket activation turned on or off, another address): resocket -
       stop the service, re-create the socket, start the service;
     - the unit or an environment file changed: restart (systemd reads them at start only);
+    - the bind changed: restart (on HUP the master binds the new address before it closes the
+      old one, and dies on "Connection in use" when both share a port);
     - preload_app on before or after: restart (with preload, HUP does not reload the app's code,
       gunicorn #2449);
     - otherwise (gunicorn.conf.py only): reload with HUP.
@@ -80,6 +82,8 @@ def plan_action(changed, service_active, live_config, desired_config):
     restart_files = [name for name in changed if name in RESTART_FILES]
     if restart_files:
         return ACTION_RESTART, "%s changed (systemd reads it at start only)" % ", ".join(restart_files)
+    if "config" in changed and rendered_binds(live_config) != rendered_binds(desired_config):
+        return ACTION_RESTART, "the bind changed: HUP cannot move the listening socket"
     if preload_enabled(live_config) or preload_enabled(desired_config):
         return ACTION_RESTART, "preload_app is on: HUP would not reload the app's code"
     return ACTION_RELOAD, "only gunicorn.conf.py changed: reload with HUP"
@@ -152,6 +156,60 @@ def is_loopback_bind(bind):
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _host_addresses(host):
+    """IP addresses a bind host stands for, or None for a name that only DNS could tell."""
+    if host == "localhost":
+        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        return None
+
+
+def _addresses_clash(first, second):
+    """Whether two listeners on one port cannot coexist (same address, or a wildcard covers the other).
+
+    On Linux an IPv6 wildcard (::) also covers IPv4 (dual-stack, the default).
+    """
+    if first == second:
+        return True
+    for wildcard, other in ((first, second), (second, first)):
+        if wildcard.is_unspecified and (wildcard.version == 6 or other.version == wildcard.version):
+            return True
+    return False
+
+
+def hosts_clash(first, second):
+    """Whether TCP listeners on the same port of these bind hosts would get in each other's way.
+
+    Host names other than localhost are taken to clash: without DNS the answer is unknown.
+    """
+    first_addresses, second_addresses = _host_addresses(first), _host_addresses(second)
+    if first_addresses is None or second_addresses is None:
+        return True
+    return any(_addresses_clash(a, b) for a in first_addresses for b in second_addresses)
+
+
+def held_by_live_binds(bind, live_binds):
+    """Whether a TCP bind found taken is explained by the live master's own listeners.
+
+    True when one of `live_binds` (what the running master of this app listens on) has the same
+    port on a clashing address - `127.0.0.1:8000` -> `localhost:8000`, or `0.0.0.0:8000` ->
+    `127.0.0.1:8000`. Such a port frees itself when the release restarts the service.
+    """
+    parsed = parse_bind(bind)
+    if parsed[0] != "tcp":
+        return False
+    for live in live_binds or []:
+        try:
+            live_parsed = parse_bind(live)
+        except ValueError:
+            continue
+        if live_parsed[0] == "tcp" and live_parsed[2] == parsed[2] and hosts_clash(live_parsed[1], parsed[1]):
+            return True
+    return False
 
 
 def probe_address(bind):

@@ -169,6 +169,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+psutil_missing:
+  description:
+    - True when the module failed because psutil cannot be imported by the target's Python, so
+      that a playbook can install it and run the module again (the role does).
+  returned: failure, when psutil is missing
+  type: bool
+  sample: true
 ansible_facts:
   description: Facts to add to ansible_facts.
   returned: always
@@ -491,7 +498,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not (host_limits.HAS_PSUTIL and gunicorn_procs.HAS_PSUTIL):
         module.fail_json(msg=missing_required_lib("psutil", reason=PSUTIL_HINT),
-                         exception=host_limits.PSUTIL_IMPORT_ERROR)
+                         exception=host_limits.PSUTIL_IMPORT_ERROR, psutil_missing=True)
     params = module.params
     error = check_params(params)
     if error:

@@ -7,6 +7,9 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_
 
 CONFIG = "workers = 3\npreload_app = False\n"
 CONFIG_PRELOAD = "workers = 3\npreload_app = True\n"
+CONFIG_MORE_WORKERS = "workers = 5\npreload_app = False\n"
+BIND_IPV4 = "bind = ['127.0.0.1:8000']\n"
+BIND_LOCALHOST = "bind = ['localhost:8000']\n"
 
 
 @pytest.mark.parametrize(
@@ -25,10 +28,67 @@ CONFIG_PRELOAD = "workers = 3\npreload_app = True\n"
         (["socket"], True, CONFIG, CONFIG, plan.ACTION_RESOCKET),
         (["unit", "socket"], True, CONFIG, CONFIG, plan.ACTION_RESOCKET),
         (["socket"], False, CONFIG, CONFIG, plan.ACTION_START),
+        # A changed bind restarts: a HUP binds the new address before it closes the old one.
+        (["config"], True, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_RESTART),
+        (["config"], True, BIND_IPV4 + CONFIG, BIND_IPV4 + CONFIG_MORE_WORKERS, plan.ACTION_RELOAD),
+        (["config"], True, CONFIG, BIND_IPV4 + CONFIG, plan.ACTION_RESTART),
+        (["config"], False, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_START),
+        (["socket", "config"], True, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_RESOCKET),
     ],
 )
 def test_plan_action_picks_the_cheapest_safe_action(changed, active, live_config, desired_config, action):
     assert plan.plan_action(changed, active, live_config, desired_config)[0] == action
+
+
+def test_plan_action_says_why_a_bind_change_restarts():
+    action, reason = plan.plan_action(["config"], True, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG)
+    assert action == plan.ACTION_RESTART and "bind" in reason
+
+
+@pytest.mark.parametrize(
+    "bind, live_binds, held",
+    [
+        # The live master holds the port on a clashing address: a restart frees it.
+        ("localhost:8000", ["127.0.0.1:8000"], True),
+        ("127.0.0.1:8000", ["localhost:8000"], True),
+        ("[::1]:8000", ["localhost:8000"], True),
+        ("127.0.0.1:8000", ["0.0.0.0:8000"], True),
+        ("0.0.0.0:8000", ["127.0.0.1:8000"], True),
+        ("[::]:8000", ["127.0.0.1:8000"], True),
+        ("127.0.0.1:8000", ["[::]:8000"], True),
+        ("app.internal:8000", ["127.0.0.1:8000"], True),
+        ("127.0.0.1:8000", ["unix:/run/x.sock", "127.0.0.1:8000"], True),
+        # Another port, another address or no live TCP listener: someone else holds it.
+        ("localhost:8001", ["127.0.0.1:8000"], False),
+        ("10.0.0.5:8000", ["127.0.0.1:8000"], False),
+        ("[::1]:8000", ["127.0.0.1:8000"], False),
+        ("0.0.0.0:8000", ["[::1]:8000"], False),
+        ("127.0.0.1:8000", [], False),
+        ("127.0.0.1:8000", None, False),
+        ("127.0.0.1:8000", ["unix:/run/x.sock"], False),
+        ("127.0.0.1:8000", ["127.0.0.1:notaport"], False),
+        ("unix:/run/x.sock", ["unix:/run/x.sock"], False),
+    ],
+)
+def test_held_by_live_binds(bind, live_binds, held):
+    assert plan.held_by_live_binds(bind, live_binds) is held
+
+
+@pytest.mark.parametrize(
+    "first, second, clash",
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "127.0.0.2", False),
+        ("localhost", "::1", True),
+        ("0.0.0.0", "192.0.2.1", True),
+        ("0.0.0.0", "::1", False),
+        ("::", "192.0.2.1", True),
+        ("example.org", "127.0.0.1", True),
+    ],
+)
+def test_hosts_clash_is_symmetric(first, second, clash):
+    for pair in ((first, second), (second, first)):
+        assert plan.hosts_clash(*pair) is clash
 
 
 def test_plan_action_says_why():
