@@ -1,0 +1,213 @@
+"""Reload under load: latency and failed requests while the role deploys a real change.
+
+    python benchmarks/reload_under_load.py [--runs 5] [--worker-class sync|gthread]
+
+wrk runs inside the test host against its own loopback, 20 connections in all: 10 on /io/?ms=50
+(a view that sleeps) and 10 on /items/ (ORM + template). Each round takes these windows on host
+djangoops-bench-a (the role's defaults) and then djangoops-bench-b (socket activation on), each
+window at least --window seconds of load with the action starting after one second:
+
+- steady:    no action (the baseline);
+- deploy:    molecule/shared/deploy.yml with a real change (workers, timeout, max_requests, ...
+             one after the other; the role reloads with HUP, or scales, see the results);
+- no-change: the same playbook again with the same values (the control: what the playbook's
+             own CPU use costs on a 2-core host);
+- raw HUP:   `systemctl reload` by hand (host a only): Gunicorn's own reload, no role;
+- restart:   `systemctl restart` by hand (the naive deploy), with and without socket activation.
+
+Needs the hosts of `make bench-hosts` (molecule create/prepare -s bench). Writes
+.build/bench/reload.json and prints the Markdown tables of docs/performance.md.
+"""
+import argparse
+import json
+import time
+
+import benchlib
+
+HOSTS = {"djangoops-bench-a": {}, "djangoops-bench-b": {"gunicorn_django_socket_activation": True}}
+URLS = {"io": "/io/?ms=50", "items": "/items/"}
+# Each change differs from the one before (and the last from the first, for more rounds).
+CHANGES = [
+    {},
+    {"gunicorn_django_workers": "+1"},
+    {"gunicorn_django_workers": "+1", "gunicorn_django_timeout": 40},
+    {"gunicorn_django_workers": "+1", "gunicorn_django_timeout": 40, "gunicorn_django_max_requests": 1200},
+    {"gunicorn_django_timeout": 40, "gunicorn_django_max_requests": 1200},
+    {"gunicorn_django_keepalive": 3},
+]
+
+
+def change_vars(base, index):
+    values = dict(base)
+    for key, value in CHANGES[index % len(CHANGES)].items():
+        values[key] = base[key] + 1 if value == "+1" else value
+    return values
+
+
+def release_result(stdout, host):
+    """The gunicorn_release task's result in the json callback's output."""
+    try:
+        plays = json.loads(stdout)["plays"]
+    except (ValueError, KeyError):
+        return {}
+    for play in plays:
+        for task in play["tasks"]:
+            result = task["hosts"].get(host, {})
+            if "changed_files" in result or "service_action" in result:
+                return result
+    return {}
+
+
+class Bench:
+    def __init__(self, opts):
+        self.opts = opts
+        self.inventory = benchlib.write_inventory(list(HOSTS), host_vars=HOSTS)
+        self.base = {"gunicorn_django_workers": 3, "gunicorn_django_worker_class": opts.worker_class,
+                     "gunicorn_django_threads": 1, "gunicorn_django_timeout": 30,
+                     "gunicorn_django_max_requests": 1000, "gunicorn_django_keepalive": 2}
+        if opts.worker_class == "gthread":
+            self.base.update({"gunicorn_django_workers": 2, "gunicorn_django_threads": 4})
+        self.current = {}
+
+    def deploy(self, host, values, check_changed):
+        rc, seconds, out = benchlib.run_playbook(
+            benchlib.DEPLOY, self.inventory, limit=host, extra_vars=values,
+            env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}, log="reload-playbooks.log")
+        result = release_result(out, host)
+        if rc != 0:
+            raise RuntimeError("deploy on %s failed (rc=%d): %s" % (host, rc, result.get("msg")))
+        if check_changed is not None and bool(result.get("changed")) != check_changed:
+            raise RuntimeError("deploy on %s: changed=%s, expected %s" % (host, result.get("changed"), check_changed))
+        self.current[host] = values
+        return {"playbook_s": round(seconds, 2), "action": result.get("service_action"),
+                "msg": result.get("msg")}
+
+    def window(self, host, action):
+        load = dict((name, benchlib.Wrk(host, path, 10, name).start()) for name, path in URLS.items())
+        start = time.monotonic()
+        time.sleep(1.0)
+        info = action() or {}
+        info["action_s"] = round(time.monotonic() - start - 1.0, 2)
+        time.sleep(max(1.0, self.opts.window - (time.monotonic() - start)))
+        stats = benchlib.stop_all(load)
+        return dict(info, **stats)
+
+    def round(self, number):
+        rows = []
+        order = list(HOSTS) if number % 2 else list(reversed(list(HOSTS)))
+        for host in order:
+            variants = [
+                ("steady", lambda: None),
+                ("deploy", lambda: self.deploy(host, change_vars(self.base, number), True)),
+                ("no-change", lambda: self.deploy(host, self.current[host], False)),
+            ]
+            if not HOSTS[host]:
+                variants.append(("raw HUP", lambda: benchlib.guest(host, "systemctl reload %s" % benchlib.UNIT)
+                                 and None))
+            variants.append(("restart", lambda: benchlib.guest(host, "systemctl restart %s" % benchlib.UNIT)
+                             and None))
+            for variant, action in variants:
+                benchlib.wait_healthy(host)
+                time.sleep(1.0)
+                row = self.window(host, action)
+                row.update({"round": number, "host": host, "variant": variant,
+                            "socket_activation": bool(HOSTS[host])})
+                rows.append(row)
+                print("round %d %s %-9s io p99 %7.1f items p99 %7.1f non2xx %d sock %d %s" % (
+                    number, host[-1], variant, row["io"]["p99_ms"], row["items"]["p99_ms"],
+                    row["io"]["non2xx"] + row["items"]["non2xx"], _sock(row["io"]) + _sock(row["items"]),
+                    row.get("action") or ""), flush=True)
+        return rows
+
+    def run(self):
+        for host in HOSTS:
+            benchlib.install_load_tools(host)
+            self.deploy(host, change_vars(self.base, 0), None)
+        rows = []
+        for number in range(1, self.opts.runs + 1):
+            rows.extend(self.round(number))
+        # Leave the hosts as the base release.
+        for host in HOSTS:
+            benchlib.wait_healthy(host)
+            self.deploy(host, change_vars(self.base, 0), None)
+        return rows
+
+
+def _sock(stats):
+    return stats["connect"] + stats["read"] + stats["write"] + stats["timeout"]
+
+
+def summarize(rows):
+    """Per (socket activation, variant): totals and medians over the rounds, and p99 ratios."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["socket_activation"], row["variant"]), []).append(row)
+    summary = []
+    for (socket_on, variant), items in groups.items():
+        entry = {"socket_activation": socket_on, "variant": variant, "windows": len(items),
+                 "requests": sum(r[u]["requests"] for r in items for u in URLS),
+                 "non2xx": sum(r[u]["non2xx"] for r in items for u in URLS),
+                 "socket_errors": sum(_sock(r[u]) for r in items for u in URLS),
+                 "window_s": benchlib.median([r["io"]["window_s"] for r in items]),
+                 "actions": sorted(set(r.get("action") or "-" for r in items))}
+        for url in URLS:
+            for pct in ("p50_ms", "p95_ms", "p99_ms"):
+                entry["%s_%s" % (url, pct)] = benchlib.median([r[url][pct] for r in items])
+        summary.append(entry)
+    ratios = {}
+    for socket_on in (False, True):
+        per_round = {}
+        for row in rows:
+            if row["socket_activation"] == socket_on:
+                per_round.setdefault(row["round"], {})[row["variant"]] = row
+        for num, den in (("deploy", "no-change"), ("no-change", "steady"), ("deploy", "steady"),
+                         ("raw HUP", "steady"), ("restart", "steady")):
+            for url in URLS:
+                values = [benchlib.ratio(r[num][url]["p99_ms"], r[den][url]["p99_ms"])
+                          for r in per_round.values() if num in r and den in r]
+                if values:
+                    ratios["%s|%s / %s|%s" % ("socket" if socket_on else "plain", num, den, url)] = \
+                        benchlib.median(values)
+    return summary, ratios
+
+
+def markdown(summary, ratios):
+    order = ["steady", "deploy", "no-change", "raw HUP", "restart"]
+    rows = []
+    for entry in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"]))):
+        rows.append(["%s%s" % (entry["variant"], " (socket activation)" if entry["socket_activation"] else ""),
+                     entry["windows"], entry["window_s"], ", ".join(entry["actions"]), entry["requests"],
+                     entry["non2xx"], entry["socket_errors"],
+                     entry["io_p50_ms"], entry["io_p95_ms"], entry["io_p99_ms"],
+                     entry["items_p50_ms"], entry["items_p95_ms"], entry["items_p99_ms"]])
+    table = benchlib.markdown_table(
+        ["window", "windows", "median length (s)", "release action", "requests", "non-2xx", "socket errors",
+         "/io/ p50 (ms)", "/io/ p95", "/io/ p99", "/items/ p50 (ms)", "/items/ p95", "/items/ p99"], rows)
+    ratio_rows = []
+    for key in sorted(set(k.rsplit("|", 1)[0] for k in ratios)):
+        ratio_rows.append([key.replace("|", ": ", 1), ratios.get(key + "|io"), ratios.get(key + "|items")])
+    return table + "\n\n" + benchlib.markdown_table(
+        ["p99 ratio (median of per-round ratios)", "/io/", "/items/"], ratio_rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--runs", type=int, default=5, help="rounds (one change deployed per round and host)")
+    parser.add_argument("--window", type=float, default=16.0, help="minimum seconds of load per window")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--label", default="", help="suffix of the results file (reload<label>.json)")
+    opts = parser.parse_args()
+    benchlib.require_hosts(list(HOSTS), "bench")
+    info = benchlib.machine()
+    started = time.monotonic()
+    rows = Bench(opts).run()
+    summary, ratios = summarize(rows)
+    info["wall_s"] = round(time.monotonic() - started)
+    path = benchlib.write_results("reload%s" % (opts.label or ("-" + opts.worker_class)), {
+        "machine": info, "options": vars(opts), "windows": rows, "summary": summary, "ratios": ratios})
+    print("\n%s, %s, wall time %d s, results %s\n" % (info["date"], info["command"], info["wall_s"], path))
+    print(markdown(summary, ratios))
+
+
+if __name__ == "__main__":
+    main()
