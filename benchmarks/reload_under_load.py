@@ -15,11 +15,17 @@ window at least --window seconds of load with the action starting after one seco
 - raw HUP:   `systemctl reload` by hand (host a only): Gunicorn's own reload, no role;
 - restart:   `systemctl restart` by hand (the naive deploy), with and without socket activation.
 
+With --before GIT_REF, the rounds compare two versions of the collection instead, on host a:
+the same kind of change (workers 3 <-> 4, nothing else) deployed by the collection as it was at
+GIT_REF ("before") and as it is in this checkout ("after"), with steady and no-change windows.
+
 Needs the hosts of `make bench-hosts` (molecule create/prepare -s bench). Writes
-.build/bench/reload.json and prints the Markdown tables of docs/performance.md.
+.build/bench/reload-<label>.json and prints the Markdown tables of docs/performance.md.
 """
 import argparse
 import json
+import os
+import subprocess
 import time
 
 import benchlib
@@ -69,10 +75,12 @@ class Bench:
             self.base.update({"gunicorn_django_workers": 2, "gunicorn_django_threads": 4})
         self.current = {}
 
-    def deploy(self, host, values, check_changed):
+    def deploy(self, host, values, check_changed, collections=None):
+        env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+        if collections:
+            env["ANSIBLE_COLLECTIONS_PATH"] = collections
         rc, seconds, out = benchlib.run_playbook(
-            benchlib.DEPLOY, self.inventory, limit=host, extra_vars=values,
-            env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}, log="reload-playbooks.log")
+            benchlib.DEPLOY, self.inventory, limit=host, extra_vars=values, env=env, log="reload-playbooks.log")
         result = release_result(out, host)
         if rc != 0:
             raise RuntimeError("deploy on %s failed (rc=%d): %s" % (host, rc, result.get("msg")))
@@ -92,6 +100,38 @@ class Bench:
         stats = benchlib.stop_all(load)
         return dict(info, **stats)
 
+    def toggled_workers(self, host):
+        values = dict(self.base)
+        now = self.current[host]["gunicorn_django_workers"]
+        values["gunicorn_django_workers"] = self.base["gunicorn_django_workers"] + (0 if now != self.base[
+            "gunicorn_django_workers"] else 1)
+        return values
+
+    def compare_round(self, number, before):
+        """Workers-only changes by the collection at --before and by this checkout, side by side."""
+        host = list(HOSTS)[0]
+        variants = [("steady", lambda: None),
+                    ("workers change, before", lambda: self.deploy(host, self.toggled_workers(host), True, before)),
+                    ("workers change, after", lambda: self.deploy(host, self.toggled_workers(host), True)),
+                    ("no-change", lambda: self.deploy(host, self.current[host], False))]
+        if number % 2 == 0:
+            variants[1], variants[2] = variants[2], variants[1]
+        return self._windows(number, host, variants)
+
+    def _windows(self, number, host, variants):
+        rows = []
+        for variant, action in variants:
+            benchlib.wait_healthy(host)
+            time.sleep(1.0)
+            row = self.window(host, action)
+            row.update({"round": number, "host": host, "variant": variant, "socket_activation": bool(HOSTS[host])})
+            rows.append(row)
+            print("round %d %s %-24s io p99 %7.1f items p99 %7.1f non2xx %d sock %d %s" % (
+                number, host[-1], variant, row["io"]["p99_ms"], row["items"]["p99_ms"],
+                row["io"]["non2xx"] + row["items"]["non2xx"], _sock(row["io"]) + _sock(row["items"]),
+                row.get("action") or ""), flush=True)
+        return rows
+
     def round(self, number):
         rows = []
         order = list(HOSTS) if number % 2 else list(reversed(list(HOSTS)))
@@ -106,31 +146,31 @@ class Bench:
                                  and None))
             variants.append(("restart", lambda: benchlib.guest(host, "systemctl restart %s" % benchlib.UNIT)
                              and None))
-            for variant, action in variants:
-                benchlib.wait_healthy(host)
-                time.sleep(1.0)
-                row = self.window(host, action)
-                row.update({"round": number, "host": host, "variant": variant,
-                            "socket_activation": bool(HOSTS[host])})
-                rows.append(row)
-                print("round %d %s %-9s io p99 %7.1f items p99 %7.1f non2xx %d sock %d %s" % (
-                    number, host[-1], variant, row["io"]["p99_ms"], row["items"]["p99_ms"],
-                    row["io"]["non2xx"] + row["items"]["non2xx"], _sock(row["io"]) + _sock(row["items"]),
-                    row.get("action") or ""), flush=True)
+            rows.extend(self._windows(number, host, variants))
         return rows
 
-    def run(self):
+    def run(self, before=None):
         for host in HOSTS:
             benchlib.install_load_tools(host)
             self.deploy(host, change_vars(self.base, 0), None)
         rows = []
         for number in range(1, self.opts.runs + 1):
-            rows.extend(self.round(number))
+            rows.extend(self.compare_round(number, before) if before else self.round(number))
         # Leave the hosts as the base release.
         for host in HOSTS:
             benchlib.wait_healthy(host)
             self.deploy(host, change_vars(self.base, 0), None)
         return rows
+
+
+def export_collection(ref):
+    """The collection as it was at a git ref, as a collections path under .build/bench/."""
+    root = os.path.join(benchlib.BUILD, "collection-%s" % ref.replace("/", "_"))
+    target = os.path.join(root, "ansible_collections", "djangoops", "gunicorn")
+    os.makedirs(target, exist_ok=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=benchlib.ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
+    return root
 
 
 def _sock(stats):
@@ -161,7 +201,8 @@ def summarize(rows):
             if row["socket_activation"] == socket_on:
                 per_round.setdefault(row["round"], {})[row["variant"]] = row
         for num, den in (("deploy", "no-change"), ("no-change", "steady"), ("deploy", "steady"),
-                         ("raw HUP", "steady"), ("restart", "steady")):
+                         ("raw HUP", "steady"), ("restart", "steady"),
+                         ("workers change, before", "no-change"), ("workers change, after", "no-change")):
             for url in URLS:
                 values = [benchlib.ratio(r[num][url]["p99_ms"], r[den][url]["p99_ms"])
                           for r in per_round.values() if num in r and den in r]
@@ -172,7 +213,8 @@ def summarize(rows):
 
 
 def markdown(summary, ratios):
-    order = ["steady", "deploy", "no-change", "raw HUP", "restart"]
+    order = ["steady", "deploy", "workers change, before", "workers change, after", "no-change", "raw HUP",
+             "restart"]
     rows = []
     for entry in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"]))):
         rows.append(["%s%s" % (entry["variant"], " (socket activation)" if entry["socket_activation"] else ""),
@@ -195,15 +237,18 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="rounds (one change deployed per round and host)")
     parser.add_argument("--window", type=float, default=16.0, help="minimum seconds of load per window")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--before", metavar="GIT_REF",
+                        help="compare workers-only changes deployed by the collection at GIT_REF and by this checkout")
     parser.add_argument("--label", default="", help="suffix of the results file (reload<label>.json)")
     opts = parser.parse_args()
     benchlib.require_hosts(list(HOSTS), "bench")
     info = benchlib.machine()
     started = time.monotonic()
-    rows = Bench(opts).run()
+    rows = Bench(opts).run(export_collection(opts.before) if opts.before else None)
     summary, ratios = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
-    path = benchlib.write_results("reload%s" % (opts.label or ("-" + opts.worker_class)), {
+    label = opts.label or "-%s%s" % (opts.worker_class, "-vs-%s" % opts.before if opts.before else "")
+    path = benchlib.write_results("reload%s" % label, {
         "machine": info, "options": vars(opts), "windows": rows, "summary": summary, "ratios": ratios})
     print("\n%s, %s, wall time %d s, results %s\n" % (info["date"], info["command"], info["wall_s"], path))
     print(markdown(summary, ratios))
