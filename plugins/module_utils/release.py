@@ -375,7 +375,7 @@ class Release:
         before, after = self.scale_counts
         signum = signal.SIGTTIN if after > before else signal.SIGTTOU
         deadline = since + self.p["health_timeout"]
-        for _ in range(abs(after - before)):
+        for sent in range(abs(after - before)):
             count = len(child_pids(pid))
             os.kill(pid, signum)
             while True:
@@ -383,8 +383,8 @@ class Release:
                 if (now > count) if signum == signal.SIGTTIN else (now < count):
                     break
                 if time.time() >= deadline:
-                    raise StepFailed("scale", "the worker count did not move after %s (%d workers)"
-                                     % (signum.name, now), self.systemd.journal(self.unit, since - 5))
+                    raise StepFailed("scale", "the worker count did not move after %s number %d (%d workers)"
+                                     % (signum.name, sent + 1, now), self.systemd.journal(self.unit, since - 5))
                 time.sleep(0.05)
         self.step("scale", "ok", "workers %d -> %d: %d %s to the master, no worker replaced" % (
             before, after, abs(after - before), signum.name), since)
