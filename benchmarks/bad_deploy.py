@@ -52,7 +52,7 @@ def one(inventory, host, name, values):
     time.sleep(2.0)
     stats = benchlib.stop_all(load)
     benchlib.guest(host, "systemctl stop bench-probe; sleep 0.5")
-    _, probe_text = benchlib.guest(host, "cat /run/bench-probe.json")
+    probe_text = benchlib.guest(host, "cat /run/bench-probe.json")[1]
     probe = json.loads(probe_text)
     result = _failed_release(out, host)
     outage = None
@@ -123,7 +123,7 @@ def main():
     inventory = benchlib.write_inventory(list(HOSTS), host_vars=HOSTS)
     for host in HOSTS:
         benchlib.install_load_tools(host)
-        rc, _, _ = benchlib.run_playbook(benchlib.DEPLOY, inventory, limit=host)
+        rc = benchlib.run_playbook(benchlib.DEPLOY, inventory, limit=host)[0]
         if rc != 0:
             raise SystemExit("the base deploy failed on %s" % host)
     rows = []

@@ -53,6 +53,8 @@ def ratio(num, den):
 
 
 def write_results(name, data):
+    if "machine" in data:
+        data["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     os.makedirs(BUILD, exist_ok=True)
     path = os.path.join(BUILD, "%s.json" % name)
     with open(path, "w", encoding="utf-8") as handle:
@@ -107,7 +109,7 @@ def wait_healthy(host, path="/items/", timeout=60):
 
 
 def worker_count(host):
-    _, out = guest(host, "pid=$(systemctl show -P MainPID %s); ps -o pid= --ppid $pid | wc -l" % UNIT, check=False)
+    out = guest(host, "pid=$(systemctl show -P MainPID %s); ps -o pid= --ppid $pid | wc -l" % UNIT, check=False)[1]
     return int(out.strip() or 0)
 
 
@@ -165,8 +167,8 @@ def run_playbook(playbook, inventory, limit=None, extra_vars=None, forks=None, e
         os.unlink(vars_file)
     if log:
         with open(os.path.join(BUILD, log), "a", encoding="utf-8") as handle:
-            handle.write("### %s rc=%d %.2fs\n%s\n%s\n" % (" ".join(command), done.returncode, elapsed,
-                                                            done.stdout[-20000:], done.stderr[-5000:]))
+            handle.write("### %s rc=%d %.2fs\n%s\n%s\n" % (
+                " ".join(command), done.returncode, elapsed, done.stdout[-20000:], done.stderr[-5000:]))
     return done.returncode, elapsed, done.stdout
 
 
@@ -185,7 +187,7 @@ class Wrk:
 
     def start(self):
         pidfile = "/run/bench-wrk-%s.pid" % self.tag
-        command = ("echo $$ > %s; exec wrk -t1 -c%d -d%ds --timeout 5s -s /usr/local/lib/bench-stats.lua '%s%s'"
+        command = ("echo $$ > %s; exec wrk -t1 -c%d -d%ds --timeout 30s -s /usr/local/lib/bench-stats.lua '%s%s'"
                    % (pidfile, self.connections, self.max_seconds, BASE_URL, self.path))
         self.proc = subprocess.Popen(["podman", "exec", self.host, "sh", "-c", command],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

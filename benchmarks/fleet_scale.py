@@ -9,7 +9,6 @@ playbook's default serial batches ([1, "25%"]: one host, then a quarter of the h
 Sizes and modes are interleaved in every round. Writes .build/bench/fleet.json and prints the table.
 """
 import argparse
-import json
 import os
 import time
 

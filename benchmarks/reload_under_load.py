@@ -23,6 +23,7 @@ Needs the hosts of `make bench-hosts` (molecule create/prepare -s bench). Writes
 .build/bench/reload-<label>.json and prints the Markdown tables of docs/performance.md.
 """
 import argparse
+import datetime
 import json
 import os
 import subprocess
@@ -60,6 +61,9 @@ def release_result(stdout, host):
         for task in play["tasks"]:
             result = task["hosts"].get(host, {})
             if "changed_files" in result or "service_action" in result:
+                end = task["task"].get("duration", {}).get("end")
+                if end:
+                    result["_task_end"] = datetime.datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp()
                 return result
     return {}
 
@@ -88,16 +92,24 @@ class Bench:
             raise RuntimeError("deploy on %s: changed=%s, expected %s" % (host, result.get("changed"), check_changed))
         self.current[host] = values
         return {"playbook_s": round(seconds, 2), "action": result.get("service_action"),
-                "msg": result.get("msg")}
+                "msg": result.get("msg"), "steps": result.get("steps") or [],
+                "release_end": result.get("_task_end")}
 
     def window(self, host, action):
+        benchlib.guest(host, "rm -f /run/bench-lat.json; systemd-run --unit=bench-lat --collect /usr/bin/python3 "
+                             "/usr/local/lib/bench-window-probe.py --latencies --seconds 300 --out /run/bench-lat.json")
         load = dict((name, benchlib.Wrk(host, path, 10, name).start()) for name, path in URLS.items())
         start = time.monotonic()
         time.sleep(1.0)
+        action_start = time.time()
         info = action() or {}
-        info["action_s"] = round(time.monotonic() - start - 1.0, 2)
+        info["action_start"] = action_start
+        info["action_s"] = round(time.time() - action_start, 2)
         time.sleep(max(1.0, self.opts.window - (time.monotonic() - start)))
         stats = benchlib.stop_all(load)
+        benchlib.guest(host, "systemctl stop bench-lat; sleep 0.3")
+        text = benchlib.guest(host, "cat /run/bench-lat.json")[1]
+        info["probe_raw"] = json.loads(text)
         return dict(info, **stats)
 
     def toggled_workers(self, host):
@@ -124,7 +136,9 @@ class Bench:
             benchlib.wait_healthy(host)
             time.sleep(1.0)
             row = self.window(host, action)
-            row.update({"round": number, "host": host, "variant": variant, "socket_activation": bool(HOSTS[host])})
+            row.update({"round": number, "host": host, "variant": variant, "socket_activation": bool(HOSTS[host]),
+                        "by_hand": variant in ("raw HUP", "restart")})
+            row["probe"] = phase_latencies(row.pop("probe_raw"), row)
             rows.append(row)
             print("round %d %s %-24s io p99 %7.1f items p99 %7.1f non2xx %d sock %d %s" % (
                 number, host[-1], variant, row["io"]["p99_ms"], row["items"]["p99_ms"],
@@ -163,6 +177,42 @@ class Bench:
         return rows
 
 
+# Release steps by phase: the checks before anything goes live, and going live (apply + gate).
+CHECK_STEPS = ("check-config", "canary")
+APPLY_STEPS = ("reload", "scale", "restart", "resocket", "start", "health-gate")
+
+
+def phases(info):
+    """(name, start, end) host times of a window's phases. Deploys: from the release module's step
+    durations, laid back from the end of its task (about 0.1-0.3 s late: the task's end includes
+    returning the result). Hand-made reloads and restarts: their first 3 seconds."""
+    if info.get("steps") and info.get("release_end"):
+        spans, end = {}, info["release_end"]
+        for step in reversed(info["steps"]):
+            start = end - max(step["seconds"], 0)
+            for name, members in (("checks", CHECK_STEPS), ("apply", APPLY_STEPS)):
+                if step["step"] in members:
+                    low, high = spans.get(name, (start, end))
+                    spans[name] = (min(low, start), max(high, end))
+            end = start
+        return [(name, low, high) for name, (low, high) in spans.items()]
+    if info.get("by_hand"):
+        return [("apply", info["action_start"], info["action_start"] + 3.0)]
+    return []
+
+
+def phase_latencies(probe, info):
+    """The prober's worst latency (ms) per phase of the window, and elsewhere."""
+    spans = phases(info)
+    worst = {"checks": None, "apply": None, "elsewhere": None}
+    for started, millis, _ok in probe["latencies"]:
+        name = next((n for n, low, high in spans if low <= started <= high), "elsewhere")
+        worst[name] = max(worst[name] or 0, millis)
+    worst["requests"] = probe["sent"]
+    worst["failed"] = probe["failed"]
+    return worst
+
+
 def export_collection(ref):
     """The collection as it was at a git ref, as a collections path under .build/bench/."""
     root = os.path.join(benchlib.BUILD, "collection-%s" % ref.replace("/", "_"))
@@ -193,6 +243,9 @@ def summarize(rows):
         for url in URLS:
             for pct in ("p50_ms", "p95_ms", "p99_ms"):
                 entry["%s_%s" % (url, pct)] = benchlib.median([r[url][pct] for r in items])
+        for name in ("checks", "apply", "elsewhere"):
+            entry["probe_max_%s_ms" % name] = benchlib.median([r["probe"][name] for r in items])
+        entry["probe_failed"] = sum(r["probe"]["failed"] for r in items)
         summary.append(entry)
     ratios = {}
     for socket_on in (False, True):
@@ -225,6 +278,12 @@ def markdown(summary, ratios):
     table = benchlib.markdown_table(
         ["window", "windows", "median length (s)", "release action", "requests", "non-2xx", "socket errors",
          "/io/ p50 (ms)", "/io/ p95", "/io/ p99", "/items/ p50 (ms)", "/items/ p95", "/items/ p99"], rows)
+    probe_rows = [["%s%s" % (e["variant"], " (socket activation)" if e["socket_activation"] else ""),
+                   e["probe_max_checks_ms"], e["probe_max_apply_ms"], e["probe_max_elsewhere_ms"], e["probe_failed"]]
+                  for e in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"])))]
+    table += "\n\n" + benchlib.markdown_table(
+        ["window", "prober worst (ms): check-config + canary", "reload/scale/restart + health gate",
+         "rest of the window", "prober failed"], probe_rows)
     ratio_rows = []
     for key in sorted(set(k.rsplit("|", 1)[0] for k in ratios)):
         ratio_rows.append([key.replace("|", ": ", 1), ratios.get(key + "|io"), ratios.get(key + "|items")])

@@ -59,10 +59,10 @@ def profile(inventory):
     """profile_tasks of the role's no-change and change runs: the slowest tasks."""
     result = {}
     for kind, workers in (("no-change re-run", 3), ("config change", 4)):
-        _, seconds, out = benchlib.run_playbook(
+        seconds, out = benchlib.run_playbook(
             benchlib.DEPLOY, inventory, limit=HOST, extra_vars={"gunicorn_django_workers": workers},
             env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,ansible.posix.timer",
-                 "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "8"})
+                 "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "8"})[1:]
         tasks = re.findall(r"^(.+?) -+ (\d+\.\d+)s$", out, re.M)
         result[kind] = {"seconds": round(seconds, 2), "tasks": [(name.strip(), float(s)) for name, s in tasks]}
     return result
@@ -73,8 +73,8 @@ def summarize(rows):
     for who in PLAYBOOKS:
         for kind in KINDS:
             times = [r["seconds"] for r in rows if r["who"] == who and r["kind"] == kind]
-            summary["%s|%s" % (who, kind)] = {"runs": len(times), "median_s": benchlib.median(times),
-                                             "min_s": min(times), "max_s": max(times)}
+            summary["%s|%s" % (who, kind)] = {
+                "runs": len(times), "median_s": benchlib.median(times), "min_s": min(times), "max_s": max(times)}
     return summary
 
 
