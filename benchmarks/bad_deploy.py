@@ -95,6 +95,7 @@ def summarize(rows):
             "step": "/".join(sorted(set(str(r["step"]) for r in items))),
             "healthy_after": all(r["healthy_after"] for r in items),
             "wrk_failed": [r["wrk_failed"] for r in items],
+            "wrk_non2xx": [sum(s["non2xx"] for s in r["wrk"].values()) for r in items],
             "wrk_requests": benchlib.median([r["wrk_requests"] for r in items]),
             "probe_failed": [r["probe_failed"] for r in items],
             "outage_s": benchlib.median([r["outage_s"] or 0 for r in items]),
@@ -106,21 +107,39 @@ def summarize(rows):
 def markdown(summary):
     rows = [[e["fault"] + (" (socket activation)" if e["socket_activation"] else ""), e["runs"],
              "%s at %s" % (e["result"], e["step"]), "yes" if e["healthy_after"] else "NO", e["wrk_requests"],
-             ", ".join(str(x) for x in e["wrk_failed"]), ", ".join(str(x) for x in e["probe_failed"]),
+             ", ".join(str(x) for x in e["wrk_non2xx"]),
+             ", ".join(str(f - n) for f, n in zip(e["wrk_failed"], e["wrk_non2xx"])),
+             ", ".join(str(x) for x in e["probe_failed"]),
              e["outage_s"], e["playbook_s"]] for e in summary]
     return benchlib.markdown_table(
         ["fault", "runs", "release", "healthy on last-known-good", "wrk requests (median)",
-         "wrk failed (per run)", "prober failed (per run)", "outage (s, median)", "playbook (s, median)"], rows)
+         "wrk non-2xx (per run)", "wrk socket errors (per run)", "prober failed (per run)", "outage (s, median)",
+         "playbook (s, median)"], rows)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--hosts", nargs="+", default=list(HOSTS), choices=list(HOSTS),
+                        help="test hosts (default: both; host b runs only the faults that go live)")
+    parser.add_argument("--label", default="", help="suffix of the results file (bad-deploy<label>.json)")
+    parser.add_argument("--report", metavar="JSON", nargs="+", help="print the table of earlier results files "
+                        "(their runs together), run nothing")
     opts = parser.parse_args()
+    if opts.report:
+        rows = []
+        for path in opts.report:
+            with open(path, encoding="utf-8") as handle:
+                rows.extend(json.load(handle)["runs"])
+        print(markdown(summarize(rows)))
+        return
+    for host in list(HOSTS):
+        if host not in opts.hosts:
+            del HOSTS[host]
     benchlib.require_hosts(list(HOSTS), "bench")
     info = benchlib.machine()
     started = time.monotonic()
-    inventory = benchlib.write_inventory(list(HOSTS), host_vars=HOSTS)
+    inventory = benchlib.write_inventory(list(HOSTS), name="inventory-bad-deploy.json", host_vars=HOSTS)
     for host in HOSTS:
         benchlib.install_load_tools(host)
         rc = benchlib.run_playbook(benchlib.DEPLOY, inventory, limit=host)[0]
@@ -129,7 +148,7 @@ def main():
     rows = []
     for number in range(opts.runs):
         for name, values in FAULTS:
-            hosts = list(HOSTS) if values.get("gunicorn_django_canary") is False else list(HOSTS)[:1]
+            hosts = [h for h in HOSTS if values.get("gunicorn_django_canary") is False or not HOSTS[h]]
             for host in hosts if number % 2 == 0 else reversed(hosts):
                 row = one(inventory, host, name, values)
                 row["round"] = number + 1
@@ -139,8 +158,8 @@ def main():
                     row["outage_s"], row["playbook_s"]), flush=True)
     summary = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
-    path = benchlib.write_results("bad-deploy", {"machine": info, "options": vars(opts), "runs": rows,
-                                                 "summary": summary})
+    path = benchlib.write_results("bad-deploy%s" % opts.label, {
+        "machine": info, "options": vars(opts), "runs": rows, "summary": summary})
     print("\n%s, %s, wall time %d s, results %s\n" % (info["date"], info["command"], info["wall_s"], path))
     print(markdown(summary))
 

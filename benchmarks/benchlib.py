@@ -131,6 +131,11 @@ def write_inventory(hosts, name="inventory.json", host_vars=None, group_vars=Non
     return path
 
 
+def read_inventory_hosts(path):
+    with open(path, encoding="utf-8") as handle:
+        return list(json.load(handle)["all"]["hosts"])
+
+
 def ansible_env(extra=None):
     """The settings molecule's provisioner gives every scenario (pipelining, python)."""
     env = dict(os.environ)
@@ -163,7 +168,7 @@ def run_playbook(playbook, inventory, limit=None, extra_vars=None, forks=None, e
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), check=False, cwd=ROOT)
     elapsed = time.perf_counter() - start
-    if extra_vars:
+    if extra_vars and os.path.exists(vars_file):
         os.unlink(vars_file)
     if log:
         with open(os.path.join(BUILD, log), "a", encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ playbook's default serial batches ([1, "25%"]: one host, then a quarter of the h
 Sizes and modes are interleaved in every round. Writes .build/bench/fleet.json and prints the table.
 """
 import argparse
+import json
 import os
 import time
 
@@ -61,7 +62,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--label", default="", help="suffix of the results file (fleet<label>.json)")
+    parser.add_argument("--report", metavar="JSON", nargs="+", help="print the table of earlier results files "
+                        "(their runs together), run nothing")
     opts = parser.parse_args()
+    if opts.report:
+        rows = []
+        for path in opts.report:
+            with open(path, encoding="utf-8") as handle:
+                rows.extend(json.load(handle)["runs"])
+        print(markdown(summarize(rows, sorted(set(r["hosts"] for r in rows)))))
+        return
     benchlib.require_hosts(HOSTS[:max(opts.sizes)], "benchfleet")
     info = benchlib.machine()
     started = time.monotonic()
@@ -82,8 +93,8 @@ def main():
             print("round %d %d host(s) %-15s %6.1f s" % (number + 1, size, mode, seconds), flush=True)
     summary = summarize(rows, opts.sizes)
     info["wall_s"] = round(time.monotonic() - started)
-    path = benchlib.write_results("fleet", {"machine": info, "options": vars(opts), "first_converge_s": first,
-                                            "runs": rows, "summary": summary})
+    path = benchlib.write_results("fleet%s" % opts.label, {
+        "machine": info, "options": vars(opts), "first_converge_s": first, "runs": rows, "summary": summary})
     print("\n%s, %s, wall time %d s, results %s\n" % (info["date"], info["command"], info["wall_s"], path))
     print(markdown(summary))
 

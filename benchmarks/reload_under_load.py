@@ -121,7 +121,7 @@ class Bench:
 
     def compare_round(self, number, before):
         """Workers-only changes by the collection at --before and by this checkout, side by side."""
-        host = list(HOSTS)[0]
+        host = self.opts.host
         variants = [("steady", lambda: None),
                     ("workers change, before", lambda: self.deploy(host, self.toggled_workers(host), True, before)),
                     ("workers change, after", lambda: self.deploy(host, self.toggled_workers(host), True)),
@@ -164,14 +164,17 @@ class Bench:
         return rows
 
     def run(self, before=None):
-        for host in HOSTS:
+        hosts = [self.opts.host] if before else list(HOSTS)
+        for host in hosts:
             benchlib.install_load_tools(host)
             self.deploy(host, change_vars(self.base, 0), None)
         rows = []
         for number in range(1, self.opts.runs + 1):
             rows.extend(self.compare_round(number, before) if before else self.round(number))
+            # Keep what is measured so far, should a later round fail.
+            benchlib.write_results("reload-partial", {"options": vars(self.opts), "windows": rows})
         # Leave the hosts as the base release.
-        for host in HOSTS:
+        for host in hosts:
             benchlib.wait_healthy(host)
             self.deploy(host, change_vars(self.base, 0), None)
         return rows
@@ -223,6 +226,11 @@ def export_collection(ref):
     return root
 
 
+def variant_name(row):
+    """Deploy windows are told apart by what the release did (reload with HUP, or scale)."""
+    return "%s: %s" % (row["variant"], row["action"]) if row.get("action") not in (None, "none") else row["variant"]
+
+
 def _sock(stats):
     return stats["connect"] + stats["read"] + stats["write"] + stats["timeout"]
 
@@ -231,7 +239,7 @@ def summarize(rows):
     """Per (socket activation, variant): totals and medians over the rounds, and p99 ratios."""
     groups = {}
     for row in rows:
-        groups.setdefault((row["socket_activation"], row["variant"]), []).append(row)
+        groups.setdefault((row["socket_activation"], variant_name(row)), []).append(row)
     summary = []
     for (socket_on, variant), items in groups.items():
         entry = {"socket_activation": socket_on, "variant": variant, "windows": len(items),
@@ -252,10 +260,12 @@ def summarize(rows):
         per_round = {}
         for row in rows:
             if row["socket_activation"] == socket_on:
-                per_round.setdefault(row["round"], {})[row["variant"]] = row
-        for num, den in (("deploy", "no-change"), ("no-change", "steady"), ("deploy", "steady"),
+                per_round.setdefault(row["round"], {})[variant_name(row)] = row
+        for num, den in (("deploy: reload", "no-change"), ("deploy: scale", "no-change"), ("no-change", "steady"),
+                         ("deploy: reload", "steady"), ("deploy: scale", "steady"),
                          ("raw HUP", "steady"), ("restart", "steady"),
-                         ("workers change, before", "no-change"), ("workers change, after", "no-change")):
+                         ("workers change, before: reload", "no-change"),
+                         ("workers change, after: scale", "no-change")):
             for url in URLS:
                 values = [benchlib.ratio(r[num][url]["p99_ms"], r[den][url]["p99_ms"])
                           for r in per_round.values() if num in r and den in r]
@@ -266,8 +276,8 @@ def summarize(rows):
 
 
 def markdown(summary, ratios):
-    order = ["steady", "deploy", "workers change, before", "workers change, after", "no-change", "raw HUP",
-             "restart"]
+    order = ["steady", "deploy: reload", "deploy: scale", "workers change, before: reload",
+             "workers change, after: scale", "no-change", "raw HUP", "restart"]
     rows = []
     for entry in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"]))):
         rows.append(["%s%s" % (entry["variant"], " (socket activation)" if entry["socket_activation"] else ""),
@@ -298,9 +308,19 @@ def main():
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--before", metavar="GIT_REF",
                         help="compare workers-only changes deployed by the collection at GIT_REF and by this checkout")
+    parser.add_argument("--host", default=list(HOSTS)[0], choices=list(HOSTS), help="the host of --before rounds")
     parser.add_argument("--label", default="", help="suffix of the results file (reload<label>.json)")
+    parser.add_argument("--report", metavar="JSON", help="print the tables of an earlier results file, run nothing")
     opts = parser.parse_args()
-    benchlib.require_hosts(list(HOSTS), "bench")
+    if opts.report:
+        with open(opts.report, encoding="utf-8") as handle:
+            data = json.load(handle)
+        print("%s, %s, wall time %s s, load average %s -> %s\n" % (
+            data["machine"]["date"], data["machine"]["command"], data["machine"]["wall_s"],
+            data["machine"]["loadavg_start"], data["machine"].get("loadavg_end")))
+        print(markdown(*summarize(data["windows"])))
+        return
+    benchlib.require_hosts([opts.host] if opts.before else list(HOSTS), "bench")
     info = benchlib.machine()
     started = time.monotonic()
     rows = Bench(opts).run(export_collection(opts.before) if opts.before else None)

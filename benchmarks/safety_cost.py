@@ -2,7 +2,7 @@
 
     python benchmarks/safety_cost.py [--runs 5] [--profile]
 
-On test host djangoops-bench-a, no load. Each round runs, for the role (molecule/shared/deploy.yml)
+On one test host (--host, default djangoops-bench-a), no load. Each round runs, for the role (molecule/shared/deploy.yml)
 and for benchmarks/naive/deploy.yml (template + `--check-config` + reload + one uri check), in
 turns (which goes first alternates):
 
@@ -15,13 +15,14 @@ converge. --profile runs the role's no-change and change once more with profile_
 task timings. Writes .build/bench/safety.json and prints the Markdown table.
 """
 import argparse
+import json
 import os
 import re
 import time
 
 import benchlib
 
-HOST = "djangoops-bench-a"
+HOST = "djangoops-bench-a"  # --host
 NAIVE = os.path.join(benchlib.ROOT, "benchmarks", "naive", "deploy.yml")
 TEARDOWN = {
     "role": ("systemctl disable --now gunicorn-mysite.service gunicorn-mysite.socket 2>/dev/null; "
@@ -38,7 +39,7 @@ KINDS = ("first converge", "no-change re-run", "config change")
 
 
 def run(inventory, who, kind, workers):
-    rc, seconds, out = benchlib.run_playbook(PLAYBOOKS[who], inventory, limit=HOST,
+    rc, seconds, out = benchlib.run_playbook(PLAYBOOKS[who], inventory,
                                              extra_vars={WORKERS_VAR[who]: workers}, log="safety-playbooks.log")
     if rc != 0:
         raise RuntimeError("%s %s failed (rc=%d): %s" % (who, kind, rc, out[-3000:]))
@@ -47,11 +48,12 @@ def run(inventory, who, kind, workers):
 
 
 def sequence(inventory, who):
-    benchlib.guest(HOST, TEARDOWN[who])
+    host = benchlib.read_inventory_hosts(inventory)[0]
+    benchlib.guest(host, TEARDOWN[who])
     rows = [run(inventory, who, KINDS[0], 3)]
     rows.append(run(inventory, who, KINDS[1], 3))
     rows.append(run(inventory, who, KINDS[2], 4))
-    benchlib.guest(HOST, TEARDOWN[who])
+    benchlib.guest(host, TEARDOWN[who])
     return rows
 
 
@@ -60,7 +62,7 @@ def profile(inventory):
     result = {}
     for kind, workers in (("no-change re-run", 3), ("config change", 4)):
         seconds, out = benchlib.run_playbook(
-            benchlib.DEPLOY, inventory, limit=HOST, extra_vars={"gunicorn_django_workers": workers},
+            benchlib.DEPLOY, inventory, extra_vars={"gunicorn_django_workers": workers},
             env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,ansible.posix.timer",
                  "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "8"})[1:]
         tasks = re.findall(r"^(.+?) -+ (\d+\.\d+)s$", out, re.M)
@@ -70,6 +72,13 @@ def profile(inventory):
 
 def summarize(rows):
     summary = {}
+    for kind in KINDS:
+        ratios = []
+        for number in sorted(set(r["round"] for r in rows)):
+            pair = dict((r["who"], r["seconds"]) for r in rows if r["round"] == number and r["kind"] == kind)
+            if len(pair) == 2:
+                ratios.append(pair["role"] / pair["naive"])
+        summary["ratio|" + kind] = benchlib.median(ratios)
     for who in PLAYBOOKS:
         for kind in KINDS:
             times = [r["seconds"] for r in rows if r["who"] == who and r["kind"] == kind]
@@ -84,20 +93,27 @@ def markdown(summary):
         role, naive = summary["role|" + kind], summary["naive|" + kind]
         rows.append([kind, role["runs"], role["median_s"], "%s-%s" % (role["min_s"], role["max_s"]),
                      naive["median_s"], "%s-%s" % (naive["min_s"], naive["max_s"]),
-                     benchlib.ratio(role["median_s"], naive["median_s"])])
+                     benchlib.ratio(role["median_s"], naive["median_s"]), round(summary["ratio|" + kind], 2)])
     return benchlib.markdown_table(["run", "runs each", "role median (s)", "role range", "naive median (s)",
-                                    "naive range", "role / naive"], rows)
+                                    "naive range", "role / naive (medians)", "role / naive (median of rounds)"],
+                                   rows)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="also profile the role's runs (profile_tasks)")
+    parser.add_argument("--report", metavar="JSON", help="print the table of an earlier results file, run nothing")
+    parser.add_argument("--host", default=HOST, help="test host of the bench scenario (default %(default)s)")
     opts = parser.parse_args()
-    benchlib.require_hosts([HOST], "bench")
+    if opts.report:
+        with open(opts.report, encoding="utf-8") as handle:
+            print(markdown(summarize(json.load(handle)["runs"])))
+        return
+    benchlib.require_hosts([opts.host], "bench")
     info = benchlib.machine()
     started = time.monotonic()
-    inventory = benchlib.write_inventory([HOST], name="inventory-safety.json")
+    inventory = benchlib.write_inventory([opts.host], name="inventory-safety.json")
     rows = []
     for number in range(opts.runs):
         for who in (("role", "naive") if number % 2 == 0 else ("naive", "role")):
