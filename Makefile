@@ -59,27 +59,27 @@ bench-facts: setup ## Benchmark: gunicorn_facts wall time per run (median of 20)
 
 # Load and deploy benchmarks on test hosts (not part of `make test`; docs/performance.md). The hosts
 # stay up between targets; `make bench-destroy` removes them.
-bench: bench-reload bench-bad-deploy bench-safety bench-fleet ## All the load and deploy benchmarks (about 50 minutes)
+bench: bench-reload bench-bad-deploy bench-safety bench-fleet ## All the load and deploy benchmarks (about 1.5 h on a busy 2-core machine)
 
 bench-hosts: setup ## Two test hosts with a network and wrk (molecule create/prepare/converge -s bench)
 	molecule create -s bench
 	molecule prepare -s bench
 	molecule converge -s bench
 
-bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 deploys (about 15 min)
+bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 deploys (15-40 min)
 	cd benchmarks && python reload_under_load.py --runs 5
 
-bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault (about 10 min)
+bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault (10-20 min)
 	cd benchmarks && python bad_deploy.py --runs 2
 
-bench-safety: bench-hosts ## Benchmark: wall time of the role against a naive playbook (about 8 min)
+bench-safety: bench-hosts ## Benchmark: wall time of the role against a naive playbook (8-16 min)
 	cd benchmarks && python safety_cost.py --runs 5 --profile
 
 bench-fleet-hosts: setup ## Eight test hosts for bench-fleet (molecule create/prepare -s benchfleet)
 	molecule create -s benchfleet
 	molecule prepare -s benchfleet
 
-bench-fleet: bench-fleet-hosts ## Benchmark: playbooks/deploy.yml on 1, 2, 4, 8 hosts (about 12 min)
+bench-fleet: bench-fleet-hosts ## Benchmark: playbooks/deploy.yml on 1, 2, 4, 8 hosts (15-25 min)
 	cd benchmarks && python fleet_scale.py --runs 2
 
 bench-destroy: ## Remove the benchmarks' test hosts
