@@ -14,7 +14,9 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts bench-sizing clean
+.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean \
+	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
+	bench-sizing
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +60,35 @@ bench-facts: setup ## Benchmark: gunicorn_facts wall time per run (median of 20)
 
 bench-sizing: setup ## Benchmark: sweep worker configurations on a limited host vs gunicorn_facts and 2*CPU+1
 	python benchmarks/sizing_sweep.py
+
+# Load and deploy benchmarks on test hosts (not part of `make test`; docs/performance.md). The hosts
+# stay up between targets; `make bench-destroy` removes them.
+bench: bench-reload bench-bad-deploy bench-safety bench-fleet ## All the load and deploy benchmarks (about 1.5 h on a busy 2-core machine)
+
+bench-hosts: setup ## Two test hosts with a network and wrk (molecule create/prepare/converge -s bench)
+	molecule create -s bench
+	molecule prepare -s bench
+	molecule converge -s bench
+
+bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 deploys (15-40 min)
+	cd benchmarks && python reload_under_load.py --runs 5
+
+bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault (10-20 min)
+	cd benchmarks && python bad_deploy.py --runs 2
+
+bench-safety: bench-hosts ## Benchmark: wall time of the role against a naive playbook (8-16 min)
+	cd benchmarks && python safety_cost.py --runs 5 --profile
+
+bench-fleet-hosts: setup ## Eight test hosts for bench-fleet (molecule create/prepare -s benchfleet)
+	molecule create -s benchfleet
+	molecule prepare -s benchfleet
+
+bench-fleet: bench-fleet-hosts ## Benchmark: playbooks/deploy.yml on 1, 2, 4, 8 hosts (15-25 min)
+	cd benchmarks && python fleet_scale.py --runs 2
+
+bench-destroy: ## Remove the benchmarks' test hosts
+	molecule destroy -s bench
+	molecule destroy -s benchfleet
 
 docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs.yml
 	python scripts/role_docs.py render

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_plan as plan
@@ -66,6 +67,7 @@ class Release:
         self.state_dir = params["state_dir"]
         self.steps = []
         self.evidence = []
+        self.scale_counts = None
         self.started = time.time()
         self.release_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
         self.paths = params["paths"]
@@ -196,6 +198,8 @@ class Release:
             raise
 
         before_workers = child_pids(state["MainPID"]) if state["MainPID"] else []
+        # The live config is replaced by the promotion: a scale needs the counts from before.
+        self.scale_counts = plan.workers_only_change(live["config"], self.desired["config"])
         self._promote(changed, live)
         try:
             self._apply(action, state)
@@ -213,7 +217,8 @@ class Release:
         # candidate stays, as evidence, until the next release replaces it).
         shutil.rmtree(self._dir("candidate"), ignore_errors=True)
         result["healthy"] = True
-        result["result"] = {"start": "started", "reload": "reloaded", "restart": "restarted",
+        # A scale applies the new config in place, like a reload (same master, no restart).
+        result["result"] = {"start": "started", "reload": "reloaded", "scale": "reloaded", "restart": "restarted",
                             "resocket": "restarted"}[action]
         if kind == "rollback":
             result["result"] = "rolled_back"
@@ -331,13 +336,16 @@ class Release:
         since = time.time()
         if action == plan.ACTION_NONE:
             return
-        if action == plan.ACTION_RELOAD:
+        if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE):
             # A HUP that lands before the master's signal handlers exist kills it: only reload a
             # master that systemd reports ready (Type=notify) and whose workers are up.
             current = self.service_state()
             if current["ActiveState"] != "active" or current["MainPID"] != state["MainPID"]:
-                raise StepFailed("reload", "the service changed state before the reload (%s, MainPID %s)"
-                                 % (current["ActiveState"], current["MainPID"]))
+                raise StepFailed(action, "the service changed state before the %s (%s, MainPID %s)"
+                                 % (action, current["ActiveState"], current["MainPID"]))
+            if action == plan.ACTION_SCALE:
+                self._scale(state["MainPID"], since)
+                return
             command = ("reload",)
         elif action == plan.ACTION_RESTART:
             self.systemd.run("systemctl", "reset-failed", self.unit)
@@ -360,6 +368,30 @@ class Release:
                              self.systemd.journal(self.unit, since))
         self.step(action, "ok", "systemctl %s %s" % (command[0], self.unit), since)
 
+    def _scale(self, pid, since):
+        """Add or retire workers with TTIN/TTOU, one signal at a time.
+
+        Gunicorn's master acts on a signal once its handler has run, and signals of one kind that
+        arrive before that are merged: each signal waits until the worker count has moved (a
+        retired worker first finishes its request). The health gate then checks the final count.
+        """
+        before, after = self.scale_counts
+        signum = signal.SIGTTIN if after > before else signal.SIGTTOU
+        deadline = since + self.p["health_timeout"]
+        for sent in range(abs(after - before)):
+            count = len(child_pids(pid))
+            os.kill(pid, signum)
+            while True:
+                now = len(child_pids(pid))
+                if (now > count) if signum == signal.SIGTTIN else (now < count):
+                    break
+                if time.time() >= deadline:
+                    raise StepFailed("scale", "the worker count did not move after %s number %d (%d workers)"
+                                     % (signum.name, sent + 1, now), self.systemd.journal(self.unit, since - 5))
+                time.sleep(0.05)
+        self.step("scale", "ok", "workers %d -> %d: %d %s to the master, no worker replaced" % (
+            before, after, abs(after - before), signum.name), since)
+
     def _start_socket(self, since):
         if self.socket_unit and os.path.exists(self.paths["socket"]):
             rc, out, err = self.systemd.run("systemctl", "start", self.socket_unit)
@@ -379,9 +411,10 @@ class Release:
             state = self.service_state()
             pid = state["MainPID"]
             problem = None
-            if action == plan.ACTION_RELOAD and pid != before["MainPID"]:
-                problem = "the master did not survive the HUP (MainPID %s -> %s, %s)" % (
-                    before["MainPID"], pid, state["ActiveState"])
+            if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE) and pid != before["MainPID"]:
+                problem = "the master did not survive the %s (MainPID %s -> %s, %s)" % (
+                    "HUP" if action == plan.ACTION_RELOAD else "TTIN/TTOU", before["MainPID"], pid,
+                    state["ActiveState"])
                 raise StepFailed("health-gate", problem, self.systemd.journal(self.unit, since - 5))
             if state["ActiveState"] in ("failed", "inactive"):
                 raise StepFailed("health-gate", "the service is %s (%s)" % (state["ActiveState"], state["SubState"]),

@@ -31,6 +31,7 @@ ACTION_START = "start"
 ACTION_RELOAD = "reload"
 ACTION_RESTART = "restart"
 ACTION_RESOCKET = "resocket"
+ACTION_SCALE = "scale"
 
 _PRELOAD_RE = re.compile(r"^preload_app\s*=\s*True\s*$", re.M)
 _PORT_RE = re.compile(r"^\d{1,5}$")
@@ -71,6 +72,9 @@ def plan_action(changed, service_active, live_config, desired_config):
       old one, and dies on "Connection in use" when both share a port);
     - preload_app on before or after: restart (with preload, HUP does not reload the app's code,
       gunicorn #2449);
+    - only the `workers = N` line of gunicorn.conf.py changed: scale - TTIN/TTOU signals add or
+      retire workers one at a time, and the workers that serve keep serving (a HUP replaces every
+      worker, and the new ones import the app after the old ones were told to stop);
     - otherwise (gunicorn.conf.py only): reload with HUP.
     """
     if not service_active:
@@ -86,6 +90,10 @@ def plan_action(changed, service_active, live_config, desired_config):
         return ACTION_RESTART, "the bind changed: HUP cannot move the listening socket"
     if preload_enabled(live_config) or preload_enabled(desired_config):
         return ACTION_RESTART, "preload_app is on: HUP would not reload the app's code"
+    counts = workers_only_change(live_config, desired_config)
+    if changed == ["config"] and counts:
+        return ACTION_SCALE, "only the workers count changed (%d -> %d): %d %s to the master, no worker replaced" % (
+            counts[0], counts[1], abs(counts[1] - counts[0]), "TTIN" if counts[1] > counts[0] else "TTOU")
     return ACTION_RELOAD, "only gunicorn.conf.py changed: reload with HUP"
 
 
@@ -105,12 +113,33 @@ def rendered_binds(config_text):
 
 
 _WORKERS_LINE_RE = re.compile(r"^workers\s*=\s*(\d+)\s*$", re.M)
+# Any assignment to `workers` (indented, augmented, computed): more than one makes the count unknowable.
+_ANY_WORKERS_ASSIGNMENT_RE = re.compile(r"\bworkers\s*[-+*/]?=(?!=)")
 
 
 def rendered_workers(config_text):
     """`workers = N` of a rendered gunicorn.conf.py, or None."""
     match = _WORKERS_LINE_RE.search(config_text or "")
     return int(match.group(1)) if match else None
+
+
+def workers_only_change(live_config, desired_config):
+    """(live workers, desired workers) when the two gunicorn.conf.py differ only in their one
+    `workers = N` line; None otherwise (another difference, no such line, or more than one: Python
+    would use the last one, which another line of config_python may compute)."""
+    if not live_config or not desired_config:
+        return None
+    live_lines = _WORKERS_LINE_RE.findall(live_config)
+    desired_lines = _WORKERS_LINE_RE.findall(desired_config)
+    if len(live_lines) != 1 or len(desired_lines) != 1 or live_lines == desired_lines:
+        return None
+    if len(_ANY_WORKERS_ASSIGNMENT_RE.findall(live_config)) != 1 or \
+            len(_ANY_WORKERS_ASSIGNMENT_RE.findall(desired_config)) != 1:
+        return None
+    if _WORKERS_LINE_RE.sub("workers = N", live_config) != _WORKERS_LINE_RE.sub("workers = N", desired_config):
+        return None
+    live, desired = int(live_lines[0]), int(desired_lines[0])
+    return (live, desired) if live >= 1 and desired >= 1 else None
 
 
 def parse_bind(bind):

@@ -242,15 +242,16 @@ EXAMPLES = r"""
 RETURN = r"""
 result:
   description: >-
-    What happened: V(unchanged), V(started), V(reloaded), V(restarted), V(rolled_back) (went live,
+    What happened: V(unchanged), V(started), V(reloaded) (also after a V(scale)), V(restarted), V(rolled_back) (went live,
     failed the gate, last-known-good restored), V(rejected) (stopped before going live) or V(failed).
   returned: always
   type: str
   sample: reloaded
 service_action:
   description: >-
-    What was done to the service for the change (V(none), V(start), V(reload), V(restart), or
-    V(resocket): stop, re-create the listening socket, start).
+    What was done to the service for the change (V(none), V(start), V(reload), V(scale): only the
+    workers count changed, TTIN/TTOU signals add or retire workers and no serving worker is replaced,
+    V(restart), or V(resocket): stop, re-create the listening socket, start).
   returned: always
   type: str
   sample: reload

@@ -2,6 +2,7 @@
 import itertools
 
 import pytest
+from hypothesis import given, strategies as st
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_plan as plan
 
@@ -281,3 +282,77 @@ def test_rendered_binds(config, binds):
 )
 def test_rendered_workers(config, workers):
     assert plan.rendered_workers(config) == workers
+
+
+RENDERED = ("wsgi_app = 'mysite.wsgi:application'\nbind = ['127.0.0.1:8000']\n\nworkers = {workers}\n"
+            "worker_class = 'sync'\nthreads = 1\ntimeout = {timeout}\npreload_app = {preload}\n")
+
+
+def rendered(workers=3, timeout=30, preload=False):
+    return RENDERED.format(workers=workers, timeout=timeout, preload=preload)
+
+
+@pytest.mark.parametrize(
+    "changed, live_config, desired_config, action",
+    [
+        pytest.param(["config"], rendered(3), rendered(5), plan.ACTION_SCALE, id="more-workers"),
+        pytest.param(["config"], rendered(5), rendered(2), plan.ACTION_SCALE, id="fewer-workers"),
+        pytest.param(["config"], rendered(3), rendered(4, timeout=40), plan.ACTION_RELOAD, id="workers-and-more"),
+        pytest.param(["config"], rendered(3), rendered(3, timeout=40), plan.ACTION_RELOAD, id="no-workers-change"),
+        pytest.param(["config", "app_env"], rendered(3), rendered(4), plan.ACTION_RESTART, id="with-environment"),
+        pytest.param(["config"], rendered(3, preload=True), rendered(4, preload=True), plan.ACTION_RESTART,
+                     id="preload-restarts"),
+        pytest.param(["config", "socket"], rendered(3), rendered(4), plan.ACTION_RESOCKET, id="with-socket"),
+    ],
+)
+def test_plan_action_scales_when_only_the_workers_count_changes(changed, live_config, desired_config, action):
+    assert plan.plan_action(changed, True, live_config, desired_config)[0] == action
+
+
+def test_plan_action_scale_says_how():
+    action, reason = plan.plan_action(["config"], True, rendered(3), rendered(5))
+    assert action == plan.ACTION_SCALE and "3 -> 5" in reason and "2 TTIN" in reason
+    action, reason = plan.plan_action(["config"], True, rendered(4), rendered(3))
+    assert action == plan.ACTION_SCALE and "1 TTOU" in reason
+
+
+@pytest.mark.parametrize(
+    "live, desired, counts",
+    [
+        pytest.param(rendered(3), rendered(4), (3, 4), id="up"),
+        pytest.param(rendered(4), rendered(1), (4, 1), id="down"),
+        pytest.param(rendered(3), rendered(3), None, id="same"),
+        pytest.param(rendered(3), rendered(4, timeout=31), None, id="another-line-too"),
+        pytest.param(rendered(3), rendered(4) + "\n# hooks\n", None, id="an-added-line"),
+        pytest.param(None, rendered(4), None, id="no-live-config"),
+        pytest.param(rendered(3), "", None, id="empty-desired"),
+        pytest.param("timeout = 30\n", "timeout = 30\n", None, id="no-workers-line"),
+        pytest.param(rendered(3) + "workers = 8\n", rendered(4) + "workers = 8\n", None, id="two-workers-lines"),
+        pytest.param(rendered(3) + "if True:\n    workers = cpus()\n", rendered(4) + "if True:\n    workers = cpus()\n",
+                     None, id="computed-later"),
+        pytest.param(rendered(3) + "workers += 1\n", rendered(4) + "workers += 1\n", None, id="augmented-later"),
+        pytest.param(rendered(3), rendered(0), None, id="zero-workers"),
+        pytest.param(rendered(3) + "max_workers_hint = 2\n", rendered(4) + "max_workers_hint = 2\n", (3, 4),
+                     id="other-names-containing-workers"),
+    ],
+)
+def test_workers_only_change(live, desired, counts):
+    assert plan.workers_only_change(live, desired) == counts
+
+
+@given(
+    before=st.integers(min_value=1, max_value=64),
+    after=st.integers(min_value=1, max_value=64),
+    lines=st.lists(st.from_regex(r"[a-v_]{1,12} = [0-9'a-z]{1,8}", fullmatch=True), max_size=8),
+    position=st.integers(min_value=0, max_value=8),
+)
+def test_workers_only_change_property(before, after, lines, position):
+    """Only the count differs: scale between exactly those counts; any other edit: never scale."""
+    def config(count, extra=()):
+        body = list(lines) + list(extra)
+        body.insert(min(position, len(body)), "workers = %d" % count)
+        return "\n".join(body) + "\n"
+
+    expected = (before, after) if before != after else None
+    assert plan.workers_only_change(config(before), config(after)) == expected
+    assert plan.workers_only_change(config(before), config(after, ["timeout = 99"])) is None
