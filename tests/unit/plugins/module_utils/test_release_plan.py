@@ -31,7 +31,8 @@ BIND_LOCALHOST = "bind = ['localhost:8000']\n"
         (["socket"], False, CONFIG, CONFIG, plan.ACTION_START),
         # A changed bind restarts: a HUP binds the new address before it closes the old one.
         (["config"], True, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_RESTART),
-        (["config"], True, BIND_IPV4 + CONFIG, BIND_IPV4 + CONFIG_MORE_WORKERS, plan.ACTION_RELOAD),
+        (["config"], True, BIND_IPV4 + CONFIG, BIND_IPV4 + CONFIG_MORE_WORKERS, plan.ACTION_SCALE),
+        (["config"], True, BIND_IPV4 + CONFIG, BIND_IPV4 + CONFIG_PRELOAD.replace("True", "False") + "timeout = 60\n", plan.ACTION_RELOAD),
         (["config"], True, CONFIG, BIND_IPV4 + CONFIG, plan.ACTION_RESTART),
         (["config"], False, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_START),
         (["socket", "config"], True, BIND_IPV4 + CONFIG, BIND_LOCALHOST + CONFIG, plan.ACTION_RESOCKET),
