@@ -69,7 +69,8 @@ class Release:
         self.evidence = []
         self.scale_counts = None
         self.started = time.time()
-        self.release_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
+        self.release_id = time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(self.started))
+        self.lock_wait = 0.0
         self.paths = params["paths"]
         self.desired = dict((name, params["files"].get(name)) for name in plan.MANAGED_FILES)
 
@@ -127,7 +128,23 @@ class Release:
     def deploy(self):
         make_dir(self.state_dir, group=self.p["group"])
         with Lock(self._dir("lock"), self.p.get("lock_timeout", LOCK_TIMEOUT_SEC)):
+            self._begin()
             return self._deploy_locked()
+
+    def _begin(self):
+        """The release starts once it holds the lock: its id, start time and records say so."""
+        now = time.time()
+        self.lock_wait = round(now - self.started, 3)
+        self.started = now
+        records = read_json(self._dir("releases.json"), default=[])
+        taken = [record.get("release_id") for record in records if isinstance(record, dict)]
+        history = self._dir("history")
+        if os.path.isdir(history):
+            taken.extend(os.listdir(history))
+        meta = read_json(os.path.join(self._dir("last-known-good"), "meta.json"))
+        if isinstance(meta, dict):
+            taken.append(meta.get("release_id"))
+        self.release_id = plan.unique_release_id(time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(now)), taken)
 
     def load_rollback_target(self, entry=None):
         """Make last-known-good (or a history entry) the desired files, verified against its meta.json."""
@@ -144,6 +161,7 @@ class Release:
         """Restore last-known-good (or a history entry), then the same validation and gate."""
         make_dir(self.state_dir, group=self.p["group"])
         with Lock(self._dir("lock"), self.p.get("lock_timeout", LOCK_TIMEOUT_SEC)):
+            self._begin()
             self.load_rollback_target(entry)
             return self._deploy_locked(kind="rollback")
 
@@ -200,9 +218,18 @@ class Release:
         before_workers = child_pids(state["MainPID"]) if state["MainPID"] else []
         # The live config is replaced by the promotion: a scale needs the counts from before.
         self.scale_counts = plan.workers_only_change(live["config"], self.desired["config"])
-        self._promote(changed, live)
+        try:
+            self._promote(changed, live)
+        except HostError as exc:
+            # A live file could not be written (a full disk, a read-only file system): nothing
+            # was applied yet, so put back the live files that were replaced and report it.
+            failure = StepFailed("promote", str(exc))
+            self._undo_promote(live)
+            self._record_failure(result, failure, restored=None, healthy_after=active)
+            raise failure
         try:
             self._apply(action, state)
+            self._mark_applied()
             self._gate(action, state, before_workers)
         except StepFailed as failure:
             restored, healthy_after = self._rollback_after(failure, lkg, live)
@@ -297,6 +324,10 @@ class Release:
         unit_path = os.path.join("/run/systemd/system", self.canary_unit)
         address = ("unix", self.p["canary_socket"])
         make_dir("/run/systemd/system", mode=0o755)
+        if os.path.exists(unit_path):
+            # A canary left running by an interrupted release would answer for this candidate.
+            self.systemd.run("systemctl", "stop", self.canary_unit)
+            self.systemd.run("systemctl", "reset-failed", self.canary_unit)
         write_file(unit_path, self.p["canary_unit"], mode=0o644)
         try:
             self.systemd.daemon_reload()
@@ -331,6 +362,20 @@ class Release:
         if "unit" in changed or "socket" in changed:
             self.systemd.daemon_reload()
         self.step("promote", "ok", "live files replaced: %s" % ", ".join(changed), since)
+
+    def _undo_promote(self, live):
+        """Put back the live files a failed promotion replaced; pending.json goes once they are."""
+        since = time.time()
+        put_back = self._restore(live)
+        self._clear_pending()
+        self.step("promote", "undone", "live files put back: %s" % (", ".join(put_back) or "none was replaced"), since)
+
+    def _mark_applied(self):
+        """Note in pending.json that the candidate was reloaded or started (see recover_interrupted)."""
+        pending = read_json(self._dir("pending.json"))
+        if isinstance(pending, dict):
+            pending["applied"] = True
+            write_json(self._dir("pending.json"), pending)
 
     def _apply(self, action, state):
         since = time.time()
@@ -559,10 +604,12 @@ class Release:
             os.unlink(path)
 
     def recover_interrupted(self):
-        """Finish a release that was interrupted after its candidate went live.
+        """Finish a release that was interrupted after pending.json was written.
 
-        The live files are then unverified: keep them if the service passes the gate (restart
-        first if it is down), else restore last-known-good. Returns what was done, or None.
+        The live files are then unverified (release_plan.recovery_plan decides): keep the
+        previous files if nothing went live, apply the candidate again if it may not have been
+        reloaded yet, then gate it; if it does not pass, or the files are half promoted or the
+        service is down, restore last-known-good. Returns what was done, or None.
         """
         pending = read_json(self._dir("pending.json"))
         if pending is None:
@@ -570,13 +617,25 @@ class Release:
         since = time.time()
         live = self.live_files()
         state = self.service_state()
+        lkg_config = (read_file(os.path.join(self._dir("last-known-good"), "config"))
+                      if os.path.isdir(self._dir("last-known-good")) else None)
+        what, action = plan.recovery_plan(pending, self.checksums(live), state["ActiveState"] == "active",
+                                          live["config"], lkg_config)
+        outcomes = {
+            plan.RECOVER_KEEP_PREVIOUS: "not applied (the live files are still the previous release's), verified healthy",
+            plan.RECOVER_VERIFY: "verified healthy",
+            plan.RECOVER_APPLY: "applied again (%s) and verified healthy" % action,
+        }
         try:
-            if state["ActiveState"] != "active" or self.checksums(live) != pending["candidate"]:
+            if what == plan.RECOVER_RESTORE:
                 raise StepFailed("recover", "the interrupted release %s left the service %s" % (
                     pending["release_id"], state["ActiveState"]))
-            self._gate(plan.ACTION_NONE, state, [])
-            self._keep_as_last_known_good(live, "interrupted release %s verified healthy" % pending["release_id"])
-            outcome = "verified"
+            workers = child_pids(state["MainPID"]) if state["MainPID"] else []
+            self._apply(action, state)
+            self._gate(action, state, workers)
+            if what != plan.RECOVER_KEEP_PREVIOUS:
+                self._keep_as_last_known_good(live, "interrupted release %s verified healthy" % pending["release_id"])
+            outcome = outcomes[what]
         except StepFailed:
             lkg = self._verified_set(self._dir("last-known-good"))
             if lkg is None:
@@ -605,6 +664,7 @@ class Release:
             "healthy": result["healthy"],
             "rolled_back": result["rolled_back"],
             "sizing": self.p.get("sizing") or {},
+            "lock_wait_seconds": self.lock_wait,
             "steps": self.steps,
         }
         if result.get("error"):

@@ -303,3 +303,62 @@ def describe_failure(step, detail, restored, healthy_after):
     else:
         lines.append("Nothing could be restored.")
     return " ".join(lines)
+
+
+RELEASE_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def unique_release_id(stamp, taken):
+    """`stamp` (a time formatted with RELEASE_ID_FORMAT), made unique among `taken` ids.
+
+    Two releases can start within the same second (one waited for the other's lock, or ran
+    nothing): the later one gets a "-2", "-3" ... suffix, which still sorts after the plain id
+    and before the next second's, so history names keep sorting by time.
+    """
+    taken = set(taken)
+    if stamp not in taken:
+        return stamp
+    number = 2
+    while "%s-%d" % (stamp, number) in taken:
+        number += 1
+    return "%s-%d" % (stamp, number)
+
+
+RECOVER_KEEP_PREVIOUS = "keep-previous"
+RECOVER_VERIFY = "verify"
+RECOVER_APPLY = "apply"
+RECOVER_RESTORE = "restore"
+
+
+def recovery_plan(pending, live_checksums, service_active, live_config, previous_config=None):
+    """What to do with a release that was interrupted after pending.json was written: (what, action).
+
+    - the live files are still the previous release's (interrupted before the first live file
+      was replaced, or a promotion that failed and put them back): nothing went live, keep them
+      (RECOVER_KEEP_PREVIOUS, no action) once the running service passes the gate;
+    - the live files are the candidate's and it was applied (pending.json says so): gate it as
+      it runs (RECOVER_VERIFY, no action);
+    - the live files are the candidate's but the interrupted run may not have reloaded or
+      restarted yet: the running master may still serve the previous config, so apply it again
+      the way the release would have (RECOVER_APPLY with that action, from the changed files'
+      checksums; `previous_config`, usually last-known-good's, tells whether preload was on), then
+      gate it;
+    - anything else (partly promoted files, a stopped service): restore last-known-good
+      (RECOVER_RESTORE).
+    """
+    if not service_active:
+        return RECOVER_RESTORE, ACTION_RESTART
+    if live_checksums == pending.get("previous"):
+        return RECOVER_KEEP_PREVIOUS, ACTION_NONE
+    if live_checksums != pending.get("candidate"):
+        return RECOVER_RESTORE, ACTION_RESTART
+    if pending.get("applied"):
+        return RECOVER_VERIFY, ACTION_NONE
+    changed = [name for name in MANAGED_FILES
+               if (pending.get("previous") or {}).get(name) != pending["candidate"].get(name)]
+    action, _reason = plan_action(changed, True, previous_config, live_config)
+    if action == ACTION_SCALE:
+        # The master may have handled part of the TTIN/TTOU signals before the interruption: a HUP
+        # applies the recorded count whatever the master runs now.
+        action = ACTION_RELOAD
+    return RECOVER_APPLY, action

@@ -357,3 +357,61 @@ def test_workers_only_change_property(before, after, lines, position):
     expected = (before, after) if before != after else None
     assert plan.workers_only_change(config(before), config(after)) == expected
     assert plan.workers_only_change(config(before), config(after, ["timeout = 99"])) is None
+
+
+@pytest.mark.parametrize(
+    "stamp, taken, expected",
+    [
+        ("20261126T180351Z", [], "20261126T180351Z"),
+        ("20261126T180351Z", ["20261126T180350Z", None], "20261126T180351Z"),
+        ("20261126T180351Z", ["20261126T180351Z"], "20261126T180351Z-2"),
+        ("20261126T180351Z", ["20261126T180351Z", "20261126T180351Z-2"], "20261126T180351Z-3"),
+        ("20261126T180351Z", ["20261126T180351Z-2"], "20261126T180351Z"),
+    ],
+)
+def test_unique_release_id(stamp, taken, expected):
+    assert plan.unique_release_id(stamp, taken) == expected
+
+
+def test_unique_release_ids_keep_sorting_by_time():
+    first = "20261126T180351Z"
+    second = plan.unique_release_id(first, [first])
+    third = plan.unique_release_id(first, [first, second])
+    assert sorted([third, "20261126T180352Z", second, first]) == [first, second, third, "20261126T180352Z"]
+    assert plan.prune_history([first, second, third, "20261126T180352Z"], 2) == [first, second]
+
+
+def _sums(config, app_env="env"):
+    return {"config": config, "app_env": app_env, "secret_env": "secret", "unit": "unit", "socket": None}
+
+
+PREVIOUS = _sums("old")
+CANDIDATE = _sums("new")
+
+
+@pytest.mark.parametrize(
+    "pending_extra, live, active, live_config, previous_config, expected",
+    [
+        # nothing went live: keep the previous files, gate what runs
+        ({}, PREVIOUS, True, CONFIG, CONFIG, (plan.RECOVER_KEEP_PREVIOUS, plan.ACTION_NONE)),
+        ({"applied": True}, PREVIOUS, True, CONFIG, CONFIG, (plan.RECOVER_KEEP_PREVIOUS, plan.ACTION_NONE)),
+        # promoted, maybe not reloaded yet: reload again (config only), restart (environment)
+        ({}, CANDIDATE, True, CONFIG, CONFIG, (plan.RECOVER_APPLY, plan.ACTION_RELOAD)),
+        ({}, CANDIDATE, True, CONFIG_PRELOAD, CONFIG, (plan.RECOVER_APPLY, plan.ACTION_RESTART)),
+        ({}, CANDIDATE, True, CONFIG, CONFIG_PRELOAD, (plan.RECOVER_APPLY, plan.ACTION_RESTART)),
+        ({}, CANDIDATE, True, CONFIG, None, (plan.RECOVER_APPLY, plan.ACTION_RELOAD)),
+        # a workers-only change interrupted mid-scale: HUP applies the recorded count
+        ({}, CANDIDATE, True, CONFIG_MORE_WORKERS, CONFIG, (plan.RECOVER_APPLY, plan.ACTION_RELOAD)),
+        ({"candidate": _sums("new", "env2")}, _sums("new", "env2"), True, CONFIG, CONFIG,
+         (plan.RECOVER_APPLY, plan.ACTION_RESTART)),
+        # applied before the interruption: gate it as it runs
+        ({"applied": True}, CANDIDATE, True, CONFIG, CONFIG, (plan.RECOVER_VERIFY, plan.ACTION_NONE)),
+        # half promoted, or the service is down: restore last-known-good
+        ({}, _sums("new", "other"), True, CONFIG, CONFIG, (plan.RECOVER_RESTORE, plan.ACTION_RESTART)),
+        ({"applied": True}, CANDIDATE, False, CONFIG, CONFIG, (plan.RECOVER_RESTORE, plan.ACTION_RESTART)),
+        ({}, PREVIOUS, False, CONFIG, CONFIG, (plan.RECOVER_RESTORE, plan.ACTION_RESTART)),
+    ],
+)
+def test_recovery_plan(pending_extra, live, active, live_config, previous_config, expected):
+    pending = dict({"release_id": "r", "previous": PREVIOUS, "candidate": CANDIDATE}, **pending_extra)
+    assert plan.recovery_plan(pending, live, active, live_config, previous_config) == expected

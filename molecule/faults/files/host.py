@@ -1,0 +1,246 @@
+"""Runs on the test host (podman exec -i <host> python3 - <command>), for molecule/faults.
+
+state                     print the service, the live files, last-known-good, the release
+                          records, pending.json and the lock as JSON
+watch <point> <action>    wait (polling every 3 ms) until the release running on the host
+                          reaches <point>, then do <action> at once; print what was seen as JSON
+
+Points: staged (candidate/config written), canary (the canary listens), promoted (pending.json
+written and the live config is the candidate's), reloaded (the live master has a new worker:
+the HUP happened), kept (last-known-good replaced).
+Actions: none; kill-module / stop-module (SIGKILL / SIGSTOP the process holding the release lock:
+the module); kill-master (SIGKILL the live Gunicorn master).
+"""
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+APP = "mysite"
+STATE = "/var/lib/gunicorn/%s" % APP
+CONF_DIR = "/etc/gunicorn/%s" % APP
+UNIT = "gunicorn-%s.service" % APP
+CANARY_UNIT_FILE = "/run/systemd/system/gunicorn-%s-canary.service" % APP
+CANARY_SOCKET = "/run/gunicorn-%s-canary/canary.sock" % APP
+LIVE = {
+    "config": CONF_DIR + "/gunicorn.conf.py",
+    "app_env": CONF_DIR + "/app.env",
+    "secret_env": CONF_DIR + "/secret.env",
+    "unit": "/etc/systemd/system/%s" % UNIT,
+}
+PAGE = "http://127.0.0.1:8000/items/"
+PAGE_TEXT = "Catalog: 50 items"
+
+
+def sha(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    return hashlib.sha256(data).hexdigest() if data else None
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return "(invalid JSON)"
+
+
+def show(unit, *props):
+    out = subprocess.run(["systemctl", "show", unit] + ["--property=%s" % p for p in props],
+                         capture_output=True, text=True, check=False).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2:].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return sorted(found)
+
+
+def own_children(pid):
+    """Children of `pid` from /proc/<pid>/task/*/children (cheap enough to poll)."""
+    found = set()
+    try:
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, task), encoding="utf-8") as handle:
+                found.update(int(x) for x in handle.read().split())
+    except OSError:
+        pass
+    return found
+
+
+def started_at(pid):
+    """Epoch at which a process started (10 ms resolution)."""
+    with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+        stat = handle.read()
+    ticks = int(stat[stat.rfind(")") + 2:].split()[19])
+    with open("/proc/uptime", encoding="utf-8") as handle:
+        uptime = float(handle.read().split()[0])
+    return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def lock_state():
+    path = STATE + "/lock"
+    if not os.path.exists(path):
+        return {"free": True, "holder": None, "holder_alive": False}
+    with open(path, "a+", encoding="utf-8") as handle:
+        handle.seek(0)
+        holder = handle.read().strip() or None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            free = True
+        except OSError:
+            free = False
+    pid = holder_pid(holder)
+    return {"free": free, "holder": holder, "holder_alive": bool(pid) and os.path.exists("/proc/%d" % pid)}
+
+
+def holder_pid(holder):
+    if holder and holder.startswith("pid "):
+        return int(holder.split()[1])
+    return None
+
+
+def page():
+    try:
+        with urllib.request.urlopen(PAGE, timeout=5) as response:
+            return {"status": response.status, "ok": PAGE_TEXT in response.read().decode("utf-8", "replace")}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "ok": False}
+    except OSError as exc:
+        return {"status": None, "ok": False, "error": str(exc)}
+
+
+RECORD_KEYS = ("release_id", "started", "seconds", "result", "action", "healthy", "rolled_back", "changed_files",
+               "checksums", "lock_wait_seconds")
+
+
+def summarise(record):
+    summary = dict((key, record.get(key)) for key in RECORD_KEYS)
+    summary["steps"] = [step["step"] + ":" + step["result"] for step in record.get("steps", [])]
+    summary["error"] = (record.get("error") or {}).get("detail")
+    return summary
+
+
+def state():
+    service = show(UNIT, "ActiveState", "SubState", "MainPID", "NRestarts")
+    pid = int(service.get("MainPID") or 0)
+    workers = children(pid) if pid else []
+    live = dict((name, sha(path)) for name, path in LIVE.items())
+    try:
+        config_mtime = os.stat(LIVE["config"]).st_mtime
+    except OSError:
+        config_mtime = None
+    # Workers forked before the live config was written run an older config (no HUP since).
+    stale = [w for w in workers if config_mtime and started_at(w) < config_mtime - 0.02]
+    lkg_dir = STATE + "/last-known-good"
+    meta = read_json(lkg_dir + "/meta.json")
+    lkg_files = dict((name, sha(os.path.join(lkg_dir, name))) for name in LIVE)
+    lkg_intact = isinstance(meta, dict) and all(meta["checksums"].get(n) == lkg_files[n] for n in LIVE)
+    records = read_json(STATE + "/releases.json") or []
+    canary = show("gunicorn-%s-canary.service" % APP, "ActiveState").get("ActiveState")
+    keepalive = None
+    try:
+        with open(LIVE["config"], encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("keepalive = "):
+                    keepalive = int(line.split("=")[1])
+    except OSError:
+        pass
+    return {
+        "active": service.get("ActiveState"), "sub": service.get("SubState"), "main_pid": pid,
+        "n_restarts": int(service.get("NRestarts") or 0), "workers": len(workers), "stale_workers": len(stale),
+        "page": page(), "live": live, "keepalive": keepalive,
+        "lkg": {"exists": os.path.isdir(lkg_dir), "meta": meta if isinstance(meta, dict) else None,
+                "files": lkg_files, "intact": lkg_intact,
+                "is_live": lkg_intact and all(meta["checksums"].get(n) == live[n] for n in LIVE)},
+        "history": sorted(os.listdir(STATE + "/history")) if os.path.isdir(STATE + "/history") else [],
+        "pending": read_json(STATE + "/pending.json"),
+        "candidate": os.path.isdir(STATE + "/candidate"),
+        "records": [summarise(r) for r in records] if isinstance(records, list) else records,
+        "current": (read_json(STATE + "/current.json") or {}).get("release_id")
+        if isinstance(read_json(STATE + "/current.json"), dict) else None,
+        "lock": lock_state(),
+        "canary": canary, "canary_unit_file": os.path.exists(CANARY_UNIT_FILE),
+        "temp_files": sorted(f for f in os.listdir(CONF_DIR) if f.startswith(".gunicorn") or f.startswith(".app")
+                             or f.startswith(".secret")) if os.path.isdir(CONF_DIR) else [],
+    }
+
+
+def watch(point, action, timeout=300.0):
+    pid = int(show(UNIT, "MainPID").get("MainPID") or 0)
+    workers = own_children(pid)
+    meta = read_json(STATE + "/last-known-good/meta.json") or {}
+    lkg_id = meta.get("release_id") if isinstance(meta, dict) else None
+    lkg_mtime = os.stat(STATE + "/last-known-good/meta.json").st_mtime if lkg_id else None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hit = False
+        if point == "staged":
+            hit = os.path.exists(STATE + "/candidate/config")
+        elif point == "canary":
+            hit = os.path.exists(CANARY_UNIT_FILE) and os.path.exists(CANARY_SOCKET)
+        elif point == "promoted":
+            if os.path.exists(STATE + "/pending.json"):
+                pending = read_json(STATE + "/pending.json")
+                hit = isinstance(pending, dict) and sha(LIVE["config"]) == pending["candidate"]["config"]
+        elif point == "reloaded":
+            hit = bool(own_children(pid) - workers)
+        elif point == "kept":
+            try:
+                mtime = os.stat(STATE + "/last-known-good/meta.json").st_mtime
+            except OSError:
+                mtime = None
+            if mtime != lkg_mtime:
+                meta = read_json(STATE + "/last-known-good/meta.json")
+                hit = isinstance(meta, dict) and meta.get("release_id") != lkg_id
+        if hit:
+            break
+        time.sleep(0.003)
+    else:
+        print(json.dumps({"point": point, "hit": False}))
+        return 1
+    seen = {"point": point, "hit": True, "at": time.time(), "action": action}
+    if action in ("kill-module", "stop-module"):
+        with open(STATE + "/lock", encoding="utf-8") as handle:
+            target = holder_pid(handle.read().strip())
+        os.kill(target, signal.SIGKILL if action == "kill-module" else signal.SIGSTOP)
+        seen["pid"] = target
+    elif action == "kill-master":
+        os.kill(pid, signal.SIGKILL)
+        seen["pid"] = pid
+    # Whether the HUP had happened when the action was taken.
+    seen["new_workers"] = bool(own_children(pid) - workers) if pid else None
+    print(json.dumps(seen))
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "state":
+        print(json.dumps(state()))
+    elif sys.argv[1] == "watch":
+        sys.exit(watch(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "signal":
+        os.kill(int(sys.argv[2]), getattr(signal, sys.argv[3]))
