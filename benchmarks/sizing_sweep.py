@@ -3,8 +3,9 @@ host, and where gunicorn_facts' recommendation and the folk rule `2 * CPU + 1` l
 
     .venv/bin/python benchmarks/sizing_sweep.py [--duration 10] [--keep]
 
-Boots the `tune` Molecule scenario's host (podman --cpus=1.5 --memory=1g, the sample app deployed
-from the inventory), then runs benchmarks/sizing/sweep.yml against it: for each configuration of
+Boots the `sizing` Molecule scenario's host (podman --cpus=1.5 --memory=1g, the sample app
+deployed from the inventory, like the `tune` scenario's), then runs benchmarks/sizing/sweep.yml
+against it (wrk installed by the gunicorn_tune role's loadgen tasks): for each configuration of
 the grid (sync 1-5 workers, gthread 2-3 workers x 2-8 threads) one deploy through gunicorn_django,
 then a bounded wrk load per page (the CPU-bound /cpu/?ms=20 and the I/O-bound /io/?ms=200) from
 the host against its own loopback. gunicorn_facts' recommendation is read per profile (cpu for
@@ -20,7 +21,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, ".build", "bench")
-HOST = "djangoops-tune"
+HOST = "djangoops-sizing"
 PAGES = [{"name": "cpu", "path": "/cpu/?ms=20", "profile": "cpu"},
          {"name": "io", "path": "/io/?ms=200", "profile": "io"}]
 GRID = ([{"worker_class": "sync", "workers": w, "threads": 1} for w in range(1, 6)]
@@ -28,7 +29,7 @@ GRID = ([{"worker_class": "sync", "workers": w, "threads": 1} for w in range(1, 
 
 
 def molecule(*args):
-    subprocess.run(["molecule", *args, "-s", "tune"], cwd=ROOT, check=True)
+    subprocess.run(["molecule", *args, "-s", "sizing"], cwd=ROOT, check=True)
 
 
 def inventory_file():
@@ -36,10 +37,10 @@ def inventory_file():
     candidates = []
     for entry in os.listdir(os.path.join(base, "tmp")):
         path = os.path.join(base, "tmp", entry, "inventory", "ansible_inventory.yml")
-        if entry.endswith(".tune") and os.path.exists(path):
+        if entry.endswith(".sizing") and os.path.exists(path):
             candidates.append(path)
     if not candidates:
-        raise SystemExit("no inventory of the tune scenario found (molecule converge -s tune)")
+        raise SystemExit("no inventory of the sizing scenario found (molecule converge -s sizing)")
     return max(candidates, key=os.path.getmtime)
 
 
