@@ -65,6 +65,19 @@ def snippet(choice, context):
     return "\n".join(lines) + "\n"
 
 
+def control_sentence(steps, control):
+    """The final config measured again after the sweep, against its figures during the sweep."""
+    if not control or not control.get("metrics"):
+        return None
+    step = steps[int(control["step"])]
+    then, now = step["metrics"], control["metrics"]
+    drift = (now["rps"] - then["rps"]) * 100.0 / then["rps"] if then["rps"] else 0.0
+    return ("Control: %s measured again at the end: %g req/s at p95 %g ms, against %g req/s at p95 %g ms "
+            "in step %d (%+.1f%% throughput). Differences between steps smaller than that are within this "
+            "host's noise during the run." % (tuning.describe(step["settings"]), now["rps"], now["p95_ms"],
+                                            then["rps"], then["p95_ms"], step["id"], drift))
+
+
 def markdown(steps, choice, stops, context):
     """The whole report page."""
     load = context.get("load", {})
@@ -94,6 +107,9 @@ def markdown(steps, choice, stops, context):
             str(row["threads"]), _number(row["rps"]), _number(row["p50_ms"]), _number(row["p95_ms"]),
             _number(row["p99_ms"]), _number(row["errors"]), _number(row["memory_total_mb"]),
             _number(row["memory_per_worker_mb"]), _number(row["cpu_cores"]), verdict, _cell(row["reason"])]))
+    control = control_sentence(steps, context.get("control"))
+    if control:
+        out += ["", control]
     out += ["", "How each direction ended (one variable at a time, starting from the best so far):", ""]
     for stop in stops:
         out.append("- %s %s from %s, %d step%s: %s" % (

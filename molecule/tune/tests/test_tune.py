@@ -58,6 +58,9 @@ def test_every_step_is_in_the_table_with_its_verdict(name):
             assert f"| {step['metrics']['rps']:g} |" in row
             assert step["metrics"]["requests"] > 0 and step["metrics"]["memory_total_mb"] > 0
     assert [v["verdict"] for v in verdicts.values()].count("chosen") == 1
+    # The final config was measured again after the sweep, and the report compares the two.
+    assert data["context"]["control"]["metrics"]["rps"] > 0
+    assert "Control: " in markdown and "measured again at the end" in markdown
     # The baseline is the inventory's settings, measured first; one variable changes per step.
     assert steps[0]["variable"] == "baseline" and steps[0]["settings"] == BASELINE
     assert len(steps) >= 3, "the sweep measured too few candidates to mean anything"

@@ -215,3 +215,18 @@ def test_direction_stops_explain_each_direction():
     # 1 worker: p95 goes from 107 to 160 ms, checked before throughput.
     assert by_key[("workers", "down")].startswith("p95 got worse")
     assert by_key[("threads", "down")].startswith("no further value")
+
+
+def test_report_has_the_control_and_every_step():
+    from ansible_collections.djangoops.gunicorn.plugins.module_utils import tuning_report
+
+    steps, choice = play(io_model, ["workers", "threads"], SYNC3, slo={"p95_ms": 1000}, options={"max_steps": 2})
+    choice["stops"] = tuning.direction_stops(steps, ["workers", "threads"], {"p95_ms": 1000}, {"max_steps": 2})
+    context = {"host": "web1", "app": "mysite", "date": "2026-11-26", "control": {
+        "step": 0, "metrics": dict(steps[0]["metrics"], rps=steps[0]["metrics"]["rps"] * 0.9)}}
+    text = tuning_report.markdown(steps, choice, choice["stops"], context)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(steps)
+    assert "Control: 3 sync measured again at the end: 54 req/s" in text and "(-10.0% throughput)" in text
+    assert "gunicorn_django_threads: %d" % choice["settings"]["threads"] in text
+    assert tuning_report.control_sentence(steps, {"step": 0, "metrics": None}) is None
