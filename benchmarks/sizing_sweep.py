@@ -80,7 +80,7 @@ def tables(data):
             if metrics["rps"] == best_rps:
                 notes.append("**best**")
             if same(config, recommendation):
-                notes.append("gunicorn_facts (%s)" % recommendation["bound_by"])
+                notes.append("gunicorn_facts (bound by %s)" % recommendation["bound_by"])
             if config["worker_class"] == "sync" and config["workers"] == folk:
                 notes.append("2 x CPU + 1")
             out.append("| %s | %g | %d%% | %g | %g | %g | %d | %g | %g | %s |" % (
