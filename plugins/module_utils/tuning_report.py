@@ -75,10 +75,11 @@ def control_sentence(steps, control):
     step = steps[int(control["step"])]
     then, now = step["metrics"], control["metrics"]
     drift = (now["rps"] - then["rps"]) * 100.0 / then["rps"] if then["rps"] else 0.0
+    figures = (tuning.describe(step["settings"]), now["rps"], now["p95_ms"], then["rps"], then["p95_ms"], step["id"],
+               drift)
     sentence = ("Control: %s measured again at the end: %g req/s at p95 %g ms, against %g req/s at p95 %g ms "
                 "in step %d (%+.1f%% throughput). Differences between steps smaller than that are within this "
-                "host's noise during the run." % (tuning.describe(step["settings"]), now["rps"], now["p95_ms"],
-                                                then["rps"], then["p95_ms"], step["id"], drift))
+                "host's noise during the run." % figures)
     if abs(drift) > NOISY_DRIFT_PCT:
         sentence += (" **The host was not steady** (more than %g%% drift): other load came or went during the "
                      "run, so the choice is unreliable; run it again when the host is quiet." % NOISY_DRIFT_PCT)

@@ -230,7 +230,7 @@ def test_report_has_the_control_and_every_step():
     assert "Control: 3 sync measured again at the end: 54 req/s" in text and "(-10.0% throughput)" in text
     assert "not steady" not in text
     noisy = dict(context, control={"step": 0, "metrics": dict(steps[0]["metrics"], rps=steps[0]["metrics"]["rps"] * 2)})
-    assert "**The host was not steady** (more than 10% drift)" in tuning_report.markdown(steps, choice, choice["stops"],
-                                                                                       noisy)
+    noisy_text = tuning_report.markdown(steps, choice, choice["stops"], noisy)
+    assert "**The host was not steady** (more than 10% drift)" in noisy_text
     assert "gunicorn_django_threads: %d" % choice["settings"]["threads"] in text
     assert tuning_report.control_sentence(steps, {"step": 0, "metrics": None}) is None
