@@ -127,11 +127,7 @@ def main():
                         "(their runs together), run nothing")
     opts = parser.parse_args()
     if opts.report:
-        rows = []
-        for path in opts.report:
-            with open(path, encoding="utf-8") as handle:
-                rows.extend(json.load(handle)["runs"])
-        print(markdown(summarize(rows)))
+        print(markdown(summarize(benchlib.read_runs(opts.report))))
         return
     for host in list(HOSTS):
         if host not in opts.hosts:

@@ -63,6 +63,15 @@ def write_results(name, data):
     return path
 
 
+def read_runs(paths):
+    """The "runs" of earlier results files, together (for --report)."""
+    runs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            runs.extend(json.load(handle)["runs"])
+    return runs
+
+
 def markdown_table(headers, rows):
     lines = ["| %s |" % " | ".join(headers), "|%s" % ("---|" * len(headers))]
     for row in rows:

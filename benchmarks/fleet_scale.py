@@ -9,7 +9,6 @@ playbook's default serial batches ([1, "25%"]: one host, then a quarter of the h
 Sizes and modes are interleaved in every round. Writes .build/bench/fleet.json and prints the table.
 """
 import argparse
-import json
 import os
 import time
 
@@ -67,10 +66,7 @@ def main():
                         "(their runs together), run nothing")
     opts = parser.parse_args()
     if opts.report:
-        rows = []
-        for path in opts.report:
-            with open(path, encoding="utf-8") as handle:
-                rows.extend(json.load(handle)["runs"])
+        rows = benchlib.read_runs(opts.report)
         print(markdown(summarize(rows, sorted(set(r["hosts"] for r in rows)))))
         return
     benchlib.require_hosts(HOSTS[:max(opts.sizes)], "benchfleet")

@@ -15,7 +15,6 @@ converge. --profile runs the role's no-change and change once more with profile_
 task timings. Writes .build/bench/safety.json and prints the Markdown table.
 """
 import argparse
-import json
 import os
 import re
 import time
@@ -107,8 +106,7 @@ def main():
     parser.add_argument("--host", default=HOST, help="test host of the bench scenario (default %(default)s)")
     opts = parser.parse_args()
     if opts.report:
-        with open(opts.report, encoding="utf-8") as handle:
-            print(markdown(summarize(json.load(handle)["runs"])))
+        print(markdown(summarize(benchlib.read_runs([opts.report]))))
         return
     benchlib.require_hosts([opts.host], "bench")
     info = benchlib.machine()

@@ -15,10 +15,7 @@ import tempfile
 import threading
 import time
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    urlsplit = None
+from urllib.parse import urlsplit
 
 # Hard caps: whatever the caller asks, a run always ends.
 MAX_DURATION = 300
@@ -82,8 +79,6 @@ def url_from_bind(bind):
 
 def check_target(url, paths):
     """(base_url, paths) after checking that every request goes to this host's loopback."""
-    if urlsplit is None:  # pragma: no cover
-        raise LoadTestError("Python 3 is required")
     url = url_from_bind(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
