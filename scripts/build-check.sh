@@ -16,9 +16,11 @@ trap 'rm -rf "$install_dir"' EXIT
 # Only the temp path is searched from here on, so nothing resolves from this checkout.
 export ANSIBLE_COLLECTIONS_PATH=$install_dir
 ansible-galaxy collection install --offline --force -p "$install_dir" "$tarball" >/dev/null
-ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep -q "^djangoops.gunicorn "
-ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep -q 'gunicorn_django_app_name'
-ansible-doc -t role djangoops.gunicorn.gunicorn_tune | grep -q 'gunicorn_tune_paths'
+# grep reads all of its input (no -q): under pipefail, a grep that exits at the first match
+# makes a long writer fail with a broken pipe.
+ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep "^djangoops.gunicorn " >/dev/null
+ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep 'gunicorn_django_app_name' >/dev/null
+ansible-doc -t role djangoops.gunicorn.gunicorn_tune | grep 'gunicorn_tune_paths' >/dev/null
 for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py; do
   name=$(basename "$plugin" .py)
   ansible-doc -t filter "djangoops.gunicorn.$name" >/dev/null
