@@ -21,9 +21,11 @@ ansible-galaxy collection install --offline --force -p "$install_dir" "$tarball"
 ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep "^djangoops.gunicorn " >/dev/null
 ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep 'gunicorn_django_app_name' >/dev/null
 ansible-doc -t role djangoops.gunicorn.gunicorn_tune | grep 'gunicorn_tune_paths' >/dev/null
-for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/filter/*.py; do
-  name=$(basename "$plugin" .py)
-  ansible-doc -t filter "djangoops.gunicorn.$name" >/dev/null
+# Every filter the collection lists (one per file, or several per file with YAML sidecar docs).
+filters=$(ansible-doc -t filter -l djangoops.gunicorn --json | python -c 'import json, sys; print(" ".join(json.load(sys.stdin)))')
+[ -n "$filters" ] || { echo "build-check: no filters listed" >&2; exit 1; }
+for name in $filters; do
+  ansible-doc -t filter "$name" >/dev/null
 done
 for plugin in "$install_dir"/ansible_collections/djangoops/gunicorn/plugins/modules/*.py; do
   name=$(basename "$plugin" .py)

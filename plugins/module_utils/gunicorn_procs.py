@@ -10,10 +10,11 @@ Gunicorn's defaults: the same precedence Gunicorn applies.
 
 from __future__ import annotations
 
-import ast
 import os
 import shlex
 import traceback
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
 
 try:
     import psutil
@@ -119,31 +120,8 @@ def _store(found, setting, value):
 
 
 def parse_config_source(text):
-    """(settings, not_literal) from a gunicorn.conf.py source, read with ast, never executed."""
-    settings, not_literal = {}, []
-    try:
-        tree = ast.parse(text or "")
-    except (SyntaxError, ValueError):
-        return settings, ["<syntax error>"]
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if not isinstance(target, ast.Name) or target.id not in CONFIG_SETTINGS:
-                continue
-            try:
-                settings[target.id] = ast.literal_eval(value)
-                not_literal = [name for name in not_literal if name != target.id]
-            except ValueError:
-                settings.pop(target.id, None)
-                not_literal.append(target.id)
-    if isinstance(settings.get("bind"), str):
-        settings["bind"] = [settings["bind"]]
-    return settings, not_literal
+    """(settings, not_literal) of the settings this module reads, from a gunicorn.conf.py source."""
+    return gunicorn_config.read_literals(text, CONFIG_SETTINGS)
 
 
 def unit_from_proc_cgroup(text):

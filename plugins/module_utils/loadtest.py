@@ -17,6 +17,8 @@ import time
 
 from urllib.parse import urlsplit
 
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
+
 # Hard caps: whatever the caller asks, a run always ends.
 MAX_DURATION = 300
 MAX_WARMUP = 120
@@ -59,22 +61,15 @@ class LoadTestError(Exception):
 
 
 def url_from_bind(bind):
-    """The http URL of a Gunicorn bind: a wildcard becomes the loopback address of its family (the
-    other addresses are kept, and check_target refuses those that are not loopback); an http(s)
-    URL is returned unchanged."""
+    """The http URL of a Gunicorn bind as this host reaches it (a wildcard or localhost through the
+    loopback address of its family; check_target refuses other hosts that are not loopback); an
+    http(s) URL is returned unchanged."""
     if "://" in bind:
         return bind
-    if bind.startswith(("unix:", "fd://")):
-        raise LoadTestError("bind %r: wrk cannot load a unix socket or a file descriptor; give an http:// "
-                            "URL of a TCP listener" % bind)
-    host, sep, port = bind.rpartition(":")
-    if not sep or not port.isdigit():
-        raise LoadTestError("bind %r has no port" % bind)
-    if host in ("", "0.0.0.0", "*"):
-        host = "127.0.0.1"
-    elif host in ("[::]", "::"):
-        host = "[::1]"
-    return "http://%s:%s" % (host, port)
+    try:
+        return bind_address.url(bind_address.parse(bind))
+    except ValueError as exc:
+        raise LoadTestError("%s; wrk needs the http:// URL of a TCP listener" % exc)
 
 
 def check_target(url, paths):

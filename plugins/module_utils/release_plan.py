@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import ipaddress
 import re
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
 
 # Files a release manages, in the order they are promoted. The units go last so that a
 # daemon-reload sees a consistent set. "socket" is the optional socket-activation unit: an
@@ -34,7 +35,6 @@ ACTION_RESOCKET = "resocket"
 ACTION_SCALE = "scale"
 
 _PRELOAD_RE = re.compile(r"^preload_app\s*=\s*True\s*$", re.M)
-_PORT_RE = re.compile(r"^\d{1,5}$")
 
 
 def checksum(content):
@@ -143,114 +143,23 @@ def workers_only_change(live_config, desired_config):
 
 
 def parse_bind(bind):
-    """Split a Gunicorn bind address into ("unix", path) or ("tcp", host, port).
-
-    Raises ValueError with a readable message for what Gunicorn would only reject at boot
-    (`--check-config` passes `127.0.0.1:notaport`).
-    """
-    if not isinstance(bind, str) or not bind.strip():
-        raise ValueError("bind must be a non-empty string")
-    bind = bind.strip()
-    if bind.startswith("unix:"):
-        path = bind[len("unix:"):]
-        if not path.startswith("/"):
-            raise ValueError("unix socket bind %r needs an absolute path (unix:/run/app.sock)" % bind)
-        return ("unix", path)
-    if bind.startswith("fd://"):
-        raise ValueError("bind %r: file descriptor binds are not managed by this collection" % bind)
-    if bind.startswith("["):
-        host, sep, port = bind[1:].partition("]:")
-        if not sep:
-            raise ValueError("bind %r: an IPv6 bind looks like [::1]:8000" % bind)
-    else:
-        host, sep, port = bind.rpartition(":")
-        if not sep:
-            raise ValueError("bind %r has no port (host:port or unix:/path)" % bind)
-    if not _PORT_RE.match(port) or not 0 < int(port) < 65536:
-        raise ValueError("bind %r: port %r is not a number from 1 to 65535" % (bind, port))
-    if not host:
-        raise ValueError("bind %r has no host (use 127.0.0.1:%s)" % (bind, port))
-    return ("tcp", host, int(port))
-
-
-def is_loopback_bind(bind):
-    """True for unix sockets and loopback addresses (127.0.0.0/8, ::1, localhost)."""
-    parsed = parse_bind(bind)
-    if parsed[0] == "unix":
-        return True
-    host = parsed[1]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_addresses(host):
-    """IP addresses a bind host stands for, or None for a name that only DNS could tell."""
-    if host == "localhost":
-        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        return None
-
-
-def _addresses_clash(first, second):
-    """Whether two listeners on one port cannot coexist (same address, or a wildcard covers the other).
-
-    On Linux an IPv6 wildcard (::) also covers IPv4 (dual-stack, the default).
-    """
-    if first == second:
-        return True
-    for wildcard, other in ((first, second), (second, first)):
-        if wildcard.is_unspecified and (wildcard.version == 6 or other.version == wildcard.version):
-            return True
-    return False
-
-
-def hosts_clash(first, second):
-    """Whether TCP listeners on the same port of these bind hosts would get in each other's way.
-
-    Host names other than localhost are taken to clash: without DNS the answer is unknown.
-    """
-    first_addresses, second_addresses = _host_addresses(first), _host_addresses(second)
-    if first_addresses is None or second_addresses is None:
-        return True
-    return any(_addresses_clash(a, b) for a in first_addresses for b in second_addresses)
+    """("unix", path) or ("tcp", host, port) for a Gunicorn bind (ValueError: see bind.parse)."""
+    address = bind_address.parse(bind)
+    return (address.kind, address.path) if address.kind == bind_address.UNIX else (
+        address.kind, address.host, address.port)
 
 
 def held_by_live_binds(bind, live_binds):
-    """Whether a TCP bind found taken is explained by the live master's own listeners.
-
-    True when one of `live_binds` (what the running master of this app listens on) has the same
-    port on a clashing address - `127.0.0.1:8000` -> `localhost:8000`, or `0.0.0.0:8000` ->
-    `127.0.0.1:8000`. Such a port frees itself when the release restarts the service.
-    """
-    parsed = parse_bind(bind)
-    if parsed[0] != "tcp":
-        return False
-    for live in live_binds or []:
-        try:
-            live_parsed = parse_bind(live)
-        except ValueError:
-            continue
-        if live_parsed[0] == "tcp" and live_parsed[2] == parsed[2] and hosts_clash(live_parsed[1], parsed[1]):
-            return True
-    return False
+    """Whether a TCP bind found taken is explained by the live master's own listeners (bind.held_by)."""
+    return bind_address.held_by(bind_address.parse(bind), live_binds)
 
 
 def probe_address(bind):
-    """Where health checks connect for a bind: ("unix", path) or ("tcp", host, port).
-
-    Wildcard addresses are reached through the matching loopback address.
-    """
-    parsed = parse_bind(bind)
-    if parsed[0] == "unix":
-        return parsed
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(parsed[1], parsed[1])
-    return ("tcp", host, parsed[2])
+    """Where health checks connect for a bind: ("unix", path) or ("tcp", host, port)."""
+    address = bind_address.parse(bind)
+    if address.kind == bind_address.UNIX:
+        return (address.kind, address.path)
+    return (address.kind, bind_address.probe_host(address), address.port)
 
 
 def check_response(check, status, body):

@@ -47,52 +47,6 @@ def test_plan_action_says_why_a_bind_change_restarts():
     assert action == plan.ACTION_RESTART and "bind" in reason
 
 
-@pytest.mark.parametrize(
-    "bind, live_binds, held",
-    [
-        # The live master holds the port on a clashing address: a restart frees it.
-        ("localhost:8000", ["127.0.0.1:8000"], True),
-        ("127.0.0.1:8000", ["localhost:8000"], True),
-        ("[::1]:8000", ["localhost:8000"], True),
-        ("127.0.0.1:8000", ["0.0.0.0:8000"], True),
-        ("0.0.0.0:8000", ["127.0.0.1:8000"], True),
-        ("[::]:8000", ["127.0.0.1:8000"], True),
-        ("127.0.0.1:8000", ["[::]:8000"], True),
-        ("app.internal:8000", ["127.0.0.1:8000"], True),
-        ("127.0.0.1:8000", ["unix:/run/x.sock", "127.0.0.1:8000"], True),
-        # Another port, another address or no live TCP listener: someone else holds it.
-        ("localhost:8001", ["127.0.0.1:8000"], False),
-        ("10.0.0.5:8000", ["127.0.0.1:8000"], False),
-        ("[::1]:8000", ["127.0.0.1:8000"], False),
-        ("0.0.0.0:8000", ["[::1]:8000"], False),
-        ("127.0.0.1:8000", [], False),
-        ("127.0.0.1:8000", None, False),
-        ("127.0.0.1:8000", ["unix:/run/x.sock"], False),
-        ("127.0.0.1:8000", ["127.0.0.1:notaport"], False),
-        ("unix:/run/x.sock", ["unix:/run/x.sock"], False),
-    ],
-)
-def test_held_by_live_binds(bind, live_binds, held):
-    assert plan.held_by_live_binds(bind, live_binds) is held
-
-
-@pytest.mark.parametrize(
-    "first, second, clash",
-    [
-        ("127.0.0.1", "127.0.0.1", True),
-        ("127.0.0.1", "127.0.0.2", False),
-        ("localhost", "::1", True),
-        ("0.0.0.0", "192.0.2.1", True),
-        ("0.0.0.0", "::1", False),
-        ("::", "192.0.2.1", True),
-        ("example.org", "127.0.0.1", True),
-    ],
-)
-def test_hosts_clash_is_symmetric(first, second, clash):
-    for pair in ((first, second), (second, first)):
-        assert plan.hosts_clash(*pair) is clash
-
-
 def test_plan_action_says_why():
     action, reason = plan.plan_action(["secret_env"], True, CONFIG, CONFIG)
     assert action == plan.ACTION_RESTART and "secret_env" in reason
@@ -112,70 +66,6 @@ def test_plan_action_says_why():
 )
 def test_changed_files(live, desired, changed):
     assert plan.changed_files(live, desired) == changed
-
-
-@pytest.mark.parametrize(
-    "bind, parsed",
-    [
-        ("127.0.0.1:8000", ("tcp", "127.0.0.1", 8000)),
-        ("localhost:80", ("tcp", "localhost", 80)),
-        ("[::1]:8000", ("tcp", "::1", 8000)),
-        ("0.0.0.0:8000", ("tcp", "0.0.0.0", 8000)),
-        ("unix:/run/mysite/gunicorn.sock", ("unix", "/run/mysite/gunicorn.sock")),
-    ],
-)
-def test_parse_bind(bind, parsed):
-    assert plan.parse_bind(bind) == parsed
-
-
-@pytest.mark.parametrize(
-    "bind, message",
-    [
-        ("127.0.0.1:notaport", "not a number"),
-        ("127.0.0.1:0", "not a number"),
-        ("127.0.0.1:65536", "not a number"),
-        ("127.0.0.1", "no port"),
-        (":8000", "no host"),
-        ("unix:relative.sock", "absolute path"),
-        ("[::1]8000", "IPv6"),
-        ("", "non-empty"),
-        ("fd://3", "file descriptor"),
-    ],
-)
-def test_parse_bind_rejects_what_gunicorn_only_finds_at_boot(bind, message):
-    with pytest.raises(ValueError, match=message):
-        plan.parse_bind(bind)
-
-
-@pytest.mark.parametrize(
-    "bind, loopback",
-    [
-        ("127.0.0.1:8000", True),
-        ("127.0.1.1:8000", True),
-        ("localhost:8000", True),
-        ("[::1]:8000", True),
-        ("unix:/run/x.sock", True),
-        ("0.0.0.0:8000", False),
-        ("10.0.0.5:8000", False),
-        ("example.com:8000", False),
-    ],
-)
-def test_is_loopback_bind(bind, loopback):
-    assert plan.is_loopback_bind(bind) is loopback
-
-
-@pytest.mark.parametrize(
-    "bind, address",
-    [
-        ("0.0.0.0:8000", ("tcp", "127.0.0.1", 8000)),
-        ("[::]:8000", ("tcp", "::1", 8000)),
-        ("localhost:8000", ("tcp", "127.0.0.1", 8000)),
-        ("127.0.0.2:8000", ("tcp", "127.0.0.2", 8000)),
-        ("unix:/run/a.sock", ("unix", "/run/a.sock")),
-    ],
-)
-def test_probe_address_reaches_wildcards_through_loopback(bind, address):
-    assert plan.probe_address(bind) == address
 
 
 @pytest.mark.parametrize(

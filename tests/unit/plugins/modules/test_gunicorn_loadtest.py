@@ -27,7 +27,7 @@ psutil = pytest.importorskip("psutil", reason="psutil is required by gunicorn_lo
     ("0.0.0.0:8000", "http://127.0.0.1:8000"),
     ("[::]:8000", "http://[::1]:8000"),
     ("[::1]:8001", "http://[::1]:8001"),
-    ("localhost:8000", "http://localhost:8000"),
+    ("localhost:8000", "http://127.0.0.1:8000"),
     ("http://127.0.0.2:81", "http://127.0.0.2:81"),
 ])
 def test_url_from_bind(bind, expected):
@@ -35,7 +35,7 @@ def test_url_from_bind(bind, expected):
 
 
 @pytest.mark.parametrize("url, paths, message", [
-    ("unix:/run/gunicorn.sock", ["/"], "cannot load a unix socket"),
+    ("unix:/run/gunicorn.sock", ["/"], "is a unix socket"),
     ("127.0.0.1", ["/"], "has no port"),
     ("10.1.2.3:8000", ["/"], "only to this host's loopback"),
     ("http://example.com:80", ["/"], "only to this host's loopback"),
