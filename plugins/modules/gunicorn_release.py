@@ -294,6 +294,8 @@ recovered:
   type: dict
 """
 
+import signal
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_plan as plan
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import Release, StepFailed
@@ -349,6 +351,11 @@ def file_diffs(live, desired, changed, paths):
 
 
 def main():
+    # The release must finish even when the controller's connection drops: under SSH with become
+    # and a tty, the hang-up sends SIGHUP to the module, which would die mid-release (a HUPed
+    # config not yet gated, a canary left running). Output written to the dead connection at the
+    # end is lost; the release record on the host says what happened.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     module = AnsibleModule(
         argument_spec=argument_spec(),
         required_if=[("canary", True, ("canary_unit", "canary_socket"))],
