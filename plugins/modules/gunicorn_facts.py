@@ -210,7 +210,7 @@ ansible_facts:
               returned: always
             cgroup_quota:
               description: Tightest cgroup CPU quota in CPUs (may be fractional) of the cgroup read (see
-                O(scope)) and its ancestors; null when unlimited.
+                RV(ansible_facts.gunicorn.scope)) and its ancestors; null when unlimited.
               type: float
               returned: always
             systemd_quota:
