@@ -45,7 +45,7 @@ _value:
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import escape_cell, format_bytes, plural
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import cell, format_bytes, plural
 
 JOURNAL_LABELS = (
     ("worker_timeouts", "Worker timeouts (WORKER TIMEOUT)"),
@@ -61,10 +61,6 @@ JOURNAL_LABELS = (
 
 def _g(value):
     return "?" if value is None else "%g" % value
-
-
-def cell(value):
-    return escape_cell(str(value if value is not None else ""))
 
 
 def metric_rows(record):

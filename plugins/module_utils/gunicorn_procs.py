@@ -15,6 +15,8 @@ import os
 import shlex
 import traceback
 
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import sizing
+
 try:
     import psutil
     HAS_PSUTIL = True
@@ -166,9 +168,7 @@ def normalize_worker_class(worker_class, threads):
     if name.startswith("egg:gunicorn#"):
         name = name.split("#", 1)[1]
     name = WORKER_CLASS_ALIASES.get(name, name)
-    if name == "sync" and threads > 1:
-        return "gthread"  # Gunicorn runs sync with threads > 1 as gthread
-    return name
+    return sizing.runs_as(name, threads)
 
 
 def resolve_settings(cmdline_settings, env_settings, config_settings):

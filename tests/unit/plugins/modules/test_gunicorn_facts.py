@@ -25,7 +25,8 @@ FACT_KEYS = {"cpu", "memory", "instances", "recommendation"}
 CPU_KEYS = {"logical", "affinity", "cgroup_quota", "effective", "source"}
 MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_limit_bytes", "effective_bytes",
                "source"}
-RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "busy_fraction",
+RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "limit_reasons",
+                       "busy_fraction",
                        "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
                        "other_instances_memory_bytes", "reasons", "warnings"}
 INSTANCE_KEYS = {"master_pid", "worker_pids", "unit", "wsgi_app", "config", "pidfile", "worker_class", "workers",
@@ -70,6 +71,7 @@ def test_facts_have_the_documented_keys(capsys):
     assert set(facts["cpu"]) == CPU_KEYS and set(facts["memory"]) == MEMORY_KEYS
     assert set(facts["recommendation"]) == RECOMMENDATION_KEYS
     assert set(facts["recommendation"]["limits"]) == {"cpu", "memory", "database", "explicit_max"}
+    assert set(facts["recommendation"]["limit_reasons"]) == set(facts["recommendation"]["limits"])
     assert facts["recommendation"]["worker_class"] == "gthread"
     for instance in facts["instances"]:
         assert set(instance) == INSTANCE_KEYS
