@@ -12,7 +12,6 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.djangoops.gunicorn.plugins.filter.report import (
     HEADER, FilterModule, gunicorn_report_markdown, gunicorn_report_rows,
 )
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
 
 from report_facts import GIB, gunicorn_facts, hostvars, instance
 

@@ -26,8 +26,7 @@ CPU_KEYS = {"logical", "affinity", "cgroup_quota", "effective", "source"}
 MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_limit_bytes", "effective_bytes",
                "source"}
 RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "limit_reasons",
-                       "busy_fraction",
-                       "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
+                       "busy_fraction", "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
                        "other_instances_memory_bytes", "reasons", "warnings"}
 INSTANCE_KEYS = {"master_pid", "worker_pids", "unit", "wsgi_app", "config", "pidfile", "worker_class", "workers",
                  "threads", "bind", "settings_source", "memory", "notes", "sized"}

@@ -1,51 +1,153 @@
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Render a host's baseline record as Markdown, next to an earlier one when given."""
+"""The baseline's filters: one host's record from what gunicorn_facts and gunicorn_baseline captured on it, and
+its Markdown next to an earlier record. Each filter's documentation is in gunicorn_baseline*.yml next to this
+file."""
 
 from __future__ import annotations
-
-DOCUMENTATION = r"""
-name: gunicorn_baseline_markdown
-short_description: Render a host's baseline as a Markdown table, optionally next to an earlier baseline
-version_added: 0.1.0
-author: djangoops.gunicorn contributors
-description:
-  - Renders a record of P(djangoops.gunicorn.gunicorn_baseline#filter) as a Markdown table with one line per
-    metric (CPU, load, CPU busy and iowait, memory, swap, each Gunicorn instance with its workers and memory per
-    worker, the sizing recommendation, each listening socket with its accept queue, database connections and the
-    journal counts), then the last notable journal lines.
-  - With O(before), an earlier record of the same host, the table has a C(Before) and a C(Now) column, so a
-    change can be judged on the same metrics.
-  - Memory is shown in MiB, or in GiB with one decimal from 1 GiB up. C(|) in values is escaped.
-options:
-  _input:
-    description: The record from P(djangoops.gunicorn.gunicorn_baseline#filter).
-    type: dict
-    required: true
-  before:
-    description: An earlier record of the same host (for example read back from an earlier baseline's JSON file).
-    type: dict
-"""
-
-EXAMPLES = r"""
-- name: Write the baseline of the host as Markdown
-  ansible.builtin.copy:
-    content: "{{ baseline_record | djangoops.gunicorn.gunicorn_baseline_markdown(before=previous_record) }}\n"
-    dest: "/tmp/baseline/{{ inventory_hostname }}.md"
-    mode: "0644"
-  delegate_to: localhost
-"""
-
-RETURN = r"""
-_value:
-  description: A title, the table and the notable journal lines, lines separated by newlines, no trailing newline.
-  type: string
-"""
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import cell, format_bytes, plural
+
+# The parts of a record gunicorn_baseline captures; null when it could not run.
+CAPTURED = ("cpu", "memory", "swap", "listeners", "db_connections", "journal")
+CPU_SAMPLE_KEYS = ("run_queue", "busy_percent", "iowait_percent", "steal_percent", "idle_percent", "sample_seconds")
+
+
+def _bind_addresses(instance):
+    addresses = set()
+    for bind in instance.get("bind") or []:
+        bind = str(bind)
+        addresses.add(bind[len("unix:"):] if bind.startswith("unix:") else bind)
+        if bind.startswith("localhost:"):
+            addresses.add("127.0.0.1:" + bind.split(":", 1)[1])
+    return addresses
+
+
+def match_listeners(listeners, instances):
+    """The listeners worth showing: TCP ones, and unix ones of Gunicorn; each with the instance that binds it
+    (by address, so that it works even when the capture could not see the processes)."""
+    kept = []
+    for listener in listeners:
+        owner = next((instance["name"] for instance in instances if listener["address"] in instance["_binds"]), None)
+        is_gunicorn = any("gunicorn" in name for name in listener.get("processes") or [])
+        if listener["proto"] == "tcp" or owner or is_gunicorn:
+            kept.append(dict(listener, instance=owner))
+    return kept
+
+
+def _instance(instance):
+    memory = instance.get("memory") or {}
+    return {
+        "name": instance.get("unit") or instance.get("wsgi_app") or "pid %s" % instance.get("master_pid"),
+        "master_pid": instance.get("master_pid"),
+        "worker_class": instance.get("worker_class"),
+        "workers": instance.get("workers"),
+        "threads": instance.get("threads"),
+        "running_workers": len(instance.get("worker_pids") or []),
+        "bind": list(instance.get("bind") or []),
+        "worker_max_bytes": memory.get("worker_max_bytes"),
+        "worker_mean_bytes": memory.get("worker_mean_bytes"),
+        "total_bytes": memory.get("total_bytes"),
+        "memory_metric": memory.get("metric"),
+    }
+
+
+def _percent(part, whole):
+    return round(100.0 * part / whole, 1) if part is not None and whole else None
+
+
+def _error(name, result):
+    text = result.get("msg") or result.get("stderr") or "failed"
+    return "%s: %s" % (name, " ".join(str(text).split()))
+
+
+def read_results(results):
+    """The facts and the capture, and the sources that could not be read.
+
+    The playbook registers both with ``failed_when: false``, so a failure shows as a missing
+    ``ansible_facts.gunicorn`` or a capture without its parts.
+    """
+    facts, capture, errors = None, None, []
+    result = results.get("facts")
+    if isinstance(result, Mapping) and not result.get("skipped"):
+        facts = (result.get("ansible_facts") or {}).get("gunicorn")
+        if not isinstance(facts, Mapping) or result.get("failed") or result.get("unreachable"):
+            facts = None
+            errors.append(_error("facts", result))
+    result = results.get("baseline")
+    if isinstance(result, Mapping) and not result.get("skipped"):
+        if result.get("failed") or result.get("unreachable") or not isinstance(result.get("cpu"), Mapping):
+            errors.append(_error("baseline", result))
+        else:
+            capture = result
+            errors.extend(str(error) for error in result.get("errors") or [])
+    return facts or {}, capture or dict((part, None) for part in CAPTURED), errors
+
+
+def baseline_record(data):
+    if not isinstance(data, Mapping) or not isinstance(data.get("host"), str) \
+            or not isinstance(data.get("results"), Mapping):
+        raise AnsibleFilterError("gunicorn_baseline: input must be a dict with the host name (host) and the "
+                                 "registered results (results)")
+    facts, capture, errors = read_results(data["results"])
+    fact_cpu, fact_memory = facts.get("cpu") or {}, facts.get("memory") or {}
+    sample, host_memory = capture["cpu"] or {}, capture["memory"] or {}
+    load = sample.get("load")
+    effective_cpu = fact_cpu.get("effective")
+    cpu = {"effective": effective_cpu, "source": fact_cpu.get("source"), "logical": fact_cpu.get("logical"),
+           "load": list(load) if load else None,
+           "load_per_cpu": round(load[0] / effective_cpu, 2) if load and effective_cpu else None}
+    cpu.update((key, sample.get(key)) for key in CPU_SAMPLE_KEYS)
+    effective_memory = fact_memory.get("effective_bytes")
+    # gunicorn_facts caps the available memory at the effective (cgroup) memory; the host's figure is the fallback.
+    available = fact_memory.get("available_bytes", host_memory.get("available_bytes"))
+    memory = {
+        "effective_bytes": effective_memory, "source": fact_memory.get("source"),
+        "total_bytes": host_memory.get("total_bytes", fact_memory.get("total_bytes")),
+        "available_bytes": available,
+        "available_percent": _percent(available, effective_memory),
+    }
+    swap = dict((key, (capture["swap"] or {}).get(key))
+                for key in ("total_bytes", "used_bytes", "in_kib_per_second", "out_kib_per_second"))
+    instances = []
+    for raw in facts.get("instances") or []:
+        if isinstance(raw, Mapping):
+            instance = _instance(raw)
+            instance["_binds"] = _bind_addresses(raw)
+            instances.append(instance)
+    listeners = match_listeners(capture["listeners"], instances) if capture["listeners"] is not None else None
+    for instance in instances:
+        del instance["_binds"]
+    recommendation = facts.get("recommendation") or {}
+    return {
+        "host": data["host"],
+        "captured_at": data.get("captured_at"),
+        "cpu": cpu,
+        "memory": memory,
+        "swap": swap,
+        "instances": instances,
+        "recommendation": dict((key, recommendation.get(key)) for key in
+                               ("workers", "threads", "worker_class", "bound_by")) if recommendation else None,
+        "listeners": listeners,
+        "db_connections": capture["db_connections"],
+        "journal": capture["journal"],
+        "errors": errors,
+    }
+
+
+def gunicorn_baseline(data):
+    try:
+        return baseline_record(data)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise AnsibleFilterError("gunicorn_baseline: the results are not those of gunicorn_facts and "
+                                 "gunicorn_baseline (%s)" % exc)
+
+
+# -- Markdown --------------------------------------------------------------------------------
 
 JOURNAL_LABELS = (
     ("worker_timeouts", "Worker timeouts (WORKER TIMEOUT)"),
@@ -164,4 +266,7 @@ def gunicorn_baseline_markdown(record, before=None):
 
 class FilterModule:
     def filters(self):
-        return {"gunicorn_baseline_markdown": gunicorn_baseline_markdown}
+        return {
+            "gunicorn_baseline": gunicorn_baseline,
+            "gunicorn_baseline_markdown": gunicorn_baseline_markdown,
+        }
