@@ -14,6 +14,7 @@ may wait). /proc/net/tcp has the first figure only and /proc/net/unix neither.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import re
@@ -189,6 +190,10 @@ UNIX_STREAM_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
 class SocketDiagError(Exception):
     """The kernel's sock_diag interface could not be read."""
 
+    def __init__(self, message, errno=None):
+        super().__init__(message)
+        self.errno = errno
+
 
 def _align(length):
     return (length + 3) & ~3
@@ -215,8 +220,8 @@ def _dump(request):
                 if kind == NLMSG_DONE:
                     return
                 if kind == NLMSG_ERROR:
-                    errno = -struct.unpack_from("=i", data, offset + NLMSGHDR.size)[0]
-                    raise SocketDiagError("sock_diag refused the request: %s" % os.strerror(errno))
+                    code = -struct.unpack_from("=i", data, offset + NLMSGHDR.size)[0]
+                    raise SocketDiagError("sock_diag refused the request: %s" % os.strerror(code), code)
                 yield data[offset + NLMSGHDR.size:offset + length]
                 offset += _align(length)
 
@@ -228,22 +233,22 @@ def format_address(family, address, port):
     return "%s:%d" % (address, port)
 
 
-def tcp_listeners():
-    """Listening TCP sockets (IPv4 and IPv6) with their queue and backlog, by inode."""
+def tcp_listeners(family):
+    """Listening TCP sockets of one address family with their queue and backlog, by inode."""
     found = []
-    for family, size in ((socket.AF_INET, 4), (socket.AF_INET6, 16)):
-        request = INET_DIAG_REQ_V2.pack(family, socket.IPPROTO_TCP, 0, 1 << TCP_LISTEN)
-        for payload in _dump(request):
-            if len(payload) < INET_DIAG_MSG.size:
-                continue
-            fields = INET_DIAG_MSG.unpack_from(payload)
-            msg_family, state, sport, source = fields[0], fields[1], fields[4], fields[6]
-            rqueue, wqueue, inode = fields[11], fields[12], fields[14]
-            if msg_family != family or state != TCP_LISTEN:
-                continue
-            address = socket.inet_ntop(family, source[:size])
-            found.append({"proto": "tcp", "address": format_address(family, address, struct.unpack("!H", sport)[0]),
-                          "queued": rqueue, "backlog": wqueue, "inode": inode})
+    size = 16 if family == socket.AF_INET6 else 4
+    request = INET_DIAG_REQ_V2.pack(family, socket.IPPROTO_TCP, 0, 1 << TCP_LISTEN)
+    for payload in _dump(request):
+        if len(payload) < INET_DIAG_MSG.size:
+            continue
+        fields = INET_DIAG_MSG.unpack_from(payload)
+        msg_family, state, sport, source = fields[0], fields[1], fields[4], fields[6]
+        rqueue, wqueue, inode = fields[11], fields[12], fields[14]
+        if msg_family != family or state != TCP_LISTEN:
+            continue
+        address = socket.inet_ntop(family, source[:size])
+        found.append({"proto": "tcp", "address": format_address(family, address, struct.unpack("!H", sport)[0]),
+                      "queued": rqueue, "backlog": wqueue, "inode": inode})
     return found
 
 
@@ -307,12 +312,24 @@ def socket_owners(proc="/proc"):
 
 
 def listeners():
-    """Every listening TCP and unix stream socket: proto, address, queued, backlog and the processes holding it."""
-    found = tcp_listeners() + unix_listeners()
+    """Every listening TCP and unix stream socket (proto, address, queued, backlog and the processes holding it),
+    and what could not be read: (listeners, errors), listeners None when nothing could be."""
+    found, errors, read = [], [], 0
+    for part, reader in (("tcp", lambda: tcp_listeners(socket.AF_INET)),
+                         ("tcp6", lambda: tcp_listeners(socket.AF_INET6)), ("unix", unix_listeners)):
+        try:
+            found.extend(reader())
+        except SocketDiagError as exc:
+            if part == "tcp6" and exc.errno == errno.ENOENT:
+                read += 1  # a kernel without IPv6 has no TCPv6 sockets to list
+                continue
+            errors.append("listeners (%s): %s" % (part, exc))
+        else:
+            read += 1
     owners = socket_owners()
     for listener in found:
         listener["processes"] = sorted(owners.get(listener.pop("inode"), ()))
-    return found
+    return (found if read else None), errors
 
 
 # -- connections to the database ----------------------------------------------------------------

@@ -133,7 +133,9 @@ swap:
   type: dict
   sample: {total_bytes: 2147483648, used_bytes: 0, in_kib_per_second: 0, out_kib_per_second: 0}
 listeners:
-  description: Listening sockets; null when the kernel's sock_diag interface cannot be read (see RV(errors)).
+  description:
+    - Listening sockets; null when the kernel's sock_diag interface cannot be read at all (see RV(errors)).
+    - A kind of socket (C(tcp), C(tcp6), C(unix)) that cannot be read is left out and named in RV(errors).
   returned: success
   type: list
   elements: dict
@@ -216,18 +218,15 @@ def main():
                          exception=host_baseline.PSUTIL_IMPORT_ERROR, psutil_missing=True)
     params = module.params
     if not 1 <= params["sample_seconds"] <= MAX_SAMPLE_SECONDS:
-        module.fail_json(msg="sample_seconds must be from 1 to %d, got %d" % (MAX_SAMPLE_SECONDS,
-                                                                             params["sample_seconds"]))
+        module.fail_json(msg="sample_seconds must be from 1 to %d, got %d"
+                         % (MAX_SAMPLE_SECONDS, params["sample_seconds"]))
     if any(not 0 < port < 65536 for port in params["db_ports"]):
         module.fail_json(msg="db_ports must be TCP ports (1 to 65535), got %s" % params["db_ports"])
 
     errors = []
     cpu, memory, swap = host_baseline.cpu_and_swap_sample(params["sample_seconds"])
-    try:
-        listeners = host_baseline.listeners()
-    except host_baseline.SocketDiagError as exc:
-        listeners = None
-        errors.append("listeners: %s" % exc)
+    listeners, listener_errors = host_baseline.listeners()
+    errors.extend(listener_errors)
     db_connections = None
     if params["db_ports"]:
         db_connections = host_baseline.db_connections(host_baseline.psutil.net_connections(kind="tcp"),

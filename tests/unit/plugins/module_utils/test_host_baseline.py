@@ -7,6 +7,7 @@ listening sockets of this test process (the kernel's sock_diag answers as it doe
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import os
 import re
@@ -194,6 +195,12 @@ def comm():
         return handle.read().strip()
 
 
+def read_listeners():
+    found, errors = host_baseline.listeners()
+    assert errors == []
+    return found
+
+
 def by_address(listeners, address):
     [found] = [listener for listener in listeners if listener["address"] == address]
     return found
@@ -206,7 +213,7 @@ def test_tcp_listener_with_waiting_connections(comm):
         port = server.getsockname()[1]
         clients = [socket.create_connection(("127.0.0.1", port)) for _attempt in range(2)]
         try:
-            got = by_address(host_baseline.listeners(), "127.0.0.1:%d" % port)
+            got = by_address(read_listeners(), "127.0.0.1:%d" % port)
         finally:
             for client in clients:
                 client.close()
@@ -224,7 +231,7 @@ def test_ipv6_listener():
             pytest.skip("no IPv6 loopback here: %s" % exc)
         server.listen(3)
         port = server.getsockname()[1]
-        got = by_address(host_baseline.listeners(), "[::1]:%d" % port)
+        got = by_address(read_listeners(), "[::1]:%d" % port)
     assert (got["proto"], got["queued"], got["backlog"]) == ("tcp", 0, 3)
 
 
@@ -238,7 +245,7 @@ def test_unix_listeners_by_path_and_abstract_name(tmp_path, comm):
         hidden.listen(9)
         with socket.socket(socket.AF_UNIX) as client:
             client.connect(path)
-            found = host_baseline.listeners()
+            found = read_listeners()
     assert by_address(found, path) == {"proto": "unix", "address": path, "queued": 1, "backlog": 5,
                                        "processes": [comm]}
     assert by_address(found, "@" + abstract)["backlog"] == 9
@@ -249,4 +256,50 @@ def test_a_closed_socket_is_not_listed():
         server.bind(("127.0.0.1", 0))
         server.listen(1)
         address = "127.0.0.1:%d" % server.getsockname()[1]
-    assert address not in [listener["address"] for listener in host_baseline.listeners()]
+    assert address not in [listener["address"] for listener in read_listeners()]
+
+
+def refuse(code):
+    def reader(*args):
+        raise host_baseline.SocketDiagError("sock_diag refused the request: %s" % os.strerror(code), code)
+    return reader
+
+
+@pytest.mark.parametrize("broken, code, errors", [
+    pytest.param("unix_listeners", errno.ENOENT,
+                 ["listeners (unix): sock_diag refused the request: No such file or directory"],
+                 id="no-unix-diag-keeps-tcp"),
+])
+def test_a_kind_of_socket_that_cannot_be_read_is_named(monkeypatch, broken, code, errors):
+    monkeypatch.setattr(host_baseline, broken, refuse(code))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        address = "127.0.0.1:%d" % server.getsockname()[1]
+        found, got_errors = host_baseline.listeners()
+    assert got_errors == errors
+    assert by_address(found, address)["proto"] == "tcp"
+    assert all(listener["proto"] == "tcp" for listener in found)
+
+
+@pytest.mark.parametrize("code, errors", [
+    pytest.param(errno.ENOENT, [], id="kernel-without-ipv6-is-not-an-error"),
+    pytest.param(errno.EPERM, ["listeners (tcp6): sock_diag refused the request: Operation not permitted"],
+                 id="other-refusal-is-named"),
+])
+def test_tcp6_refusals(monkeypatch, code, errors):
+    real = host_baseline.tcp_listeners
+
+    def tcp_listeners(family):
+        if family == socket.AF_INET6:
+            refuse(code)()
+        return real(family)
+    monkeypatch.setattr(host_baseline, "tcp_listeners", tcp_listeners)
+    assert host_baseline.listeners()[1] == errors
+
+
+def test_nothing_readable_is_none(monkeypatch):
+    monkeypatch.setattr(host_baseline, "tcp_listeners", refuse(errno.EPERM))
+    monkeypatch.setattr(host_baseline, "unix_listeners", refuse(errno.EPERM))
+    found, errors = host_baseline.listeners()
+    assert found is None and len(errors) == 3
