@@ -285,3 +285,7 @@ def test_markdown_refuses_bad_input(bad, before, message):
 def test_filter_names():
     assert FilterModule().filters() == {"gunicorn_baseline": gunicorn_baseline,
                                         "gunicorn_baseline_markdown": gunicorn_baseline_markdown}
+
+
+def test_markdown_labels_every_journal_category_the_capture_counts():
+    assert [key for key, label in baseline_module.JOURNAL_LABELS] == list(COUNTED)
