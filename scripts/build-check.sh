@@ -21,9 +21,10 @@ ansible-galaxy collection install --offline --force -p "$install_dir" "$tarball"
 ansible-galaxy collection list djangoops.gunicorn 2>/dev/null | grep "^djangoops.gunicorn " >/dev/null
 ansible-doc -t role djangoops.gunicorn.gunicorn_django | grep 'gunicorn_django_app_name' >/dev/null
 ansible-doc -t role djangoops.gunicorn.gunicorn_tune | grep 'gunicorn_tune_paths' >/dev/null
-# Every filter the collection lists (one per file, or several per file with YAML sidecar docs).
-filters=$(ansible-doc -t filter -l djangoops.gunicorn --json | python -c 'import json, sys; print(" ".join(json.load(sys.stdin)))')
-[ -n "$filters" ] || { echo "build-check: no filters listed" >&2; exit 1; }
+# A filter file may hold several filters, each documented in its own <filter>.yml: take the names
+# from the filters the collection exports, so that an undocumented one fails here.
+filters=$(ansible-doc -t filter --list --json djangoops.gunicorn | python -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
+[ -n "$filters" ] || { echo "build-check: no filters found" >&2; exit 1; }
 for name in $filters; do
   ansible-doc -t filter "$name" >/dev/null
 done

@@ -14,7 +14,7 @@ import os
 import shlex
 import traceback
 
-from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config, sizing
 
 try:
     import psutil
@@ -144,9 +144,7 @@ def normalize_worker_class(worker_class, threads):
     if name.startswith("egg:gunicorn#"):
         name = name.split("#", 1)[1]
     name = WORKER_CLASS_ALIASES.get(name, name)
-    if name == "sync" and threads > 1:
-        return "gthread"  # Gunicorn runs sync with threads > 1 as gthread
-    return name
+    return sizing.runs_as(name, threads)
 
 
 def resolve_settings(cmdline_settings, env_settings, config_settings):

@@ -18,6 +18,7 @@ import time
 from urllib.parse import urlsplit
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
 
 # Hard caps: whatever the caller asks, a run always ends.
 MAX_DURATION = 300
@@ -199,16 +200,15 @@ def memory_peak(samples):
 
 def gunicorn_summary(cpu_used_s, duration_s, peak, workers):
     """What the run cost Gunicorn: CPU cores used on average, memory at its peak."""
-    mib = 1024.0 * 1024.0
     return {
         "cpu_seconds": round(cpu_used_s, 2),
         "cpu_cores": round(cpu_used_s / duration_s, 2) if duration_s else None,
         "workers": workers,
         "memory_metric": peak["metric"] if peak else None,
-        "memory_total_mb": round(peak["total_bytes"] / mib, 1) if peak else None,
-        "memory_per_worker_mb": (round(peak["worker_mean_bytes"] / mib, 1)
+        "memory_total_mb": round(peak["total_bytes"] / MIB, 1) if peak else None,
+        "memory_per_worker_mb": (round(peak["worker_mean_bytes"] / MIB, 1)
                                  if peak and peak["worker_mean_bytes"] is not None else None),
-        "memory_max_worker_mb": (round(peak["worker_max_bytes"] / mib, 1)
+        "memory_max_worker_mb": (round(peak["worker_max_bytes"] / MIB, 1)
                                  if peak and peak["worker_max_bytes"] is not None else None),
     }
 

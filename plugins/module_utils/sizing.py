@@ -36,6 +36,7 @@ DEFAULT_DB_RESERVED_CONNECTIONS = 3
 THREADED_BELOW_BUSY_FRACTION = 0.5
 # Worker classes whose concurrency is one connection per slot (sync) or per thread (gthread).
 SLOT_WORKER_CLASSES = ("sync", "gthread")
+THREADED_WORKER_CLASS = "gthread"
 # Constraint names in tie-break order: on equal limits the earlier one is reported.
 LIMIT_ORDER = ("cpu", "memory", "database", "explicit_max")
 
@@ -53,6 +54,37 @@ def _mb(value_bytes):
 
 def _count(number, noun):
     return "%d %s%s" % (number, noun, "" if number == 1 else "s")
+
+
+def is_slot_based(worker_class):
+    """Whether each thread of a worker serves one request at a time (sync, gthread), so that its concurrency and
+    its database connections are workers x threads; async classes multiplex connections instead."""
+    return worker_class in SLOT_WORKER_CLASSES
+
+
+def slot_count(workers, threads):
+    """Concurrent requests (and database connections) of slot-based workers: workers x threads, a sync worker
+    being one thread."""
+    return workers * threads
+
+
+def runs_as(worker_class, threads):
+    """The worker class Gunicorn runs: it turns sync with threads > 1 into gthread."""
+    return THREADED_WORKER_CLASS if worker_class == "sync" and threads > 1 else worker_class
+
+
+def limit_sentences(limit_reasons, bound_by, cpu_limit):
+    """(limit, sentence) of every limit that has a reason, as the recommendation's reasons list them: the binding
+    limit first (with what CPU alone would allow, when another limit binds), then the others in LIMIT_ORDER."""
+    ordered = []
+    lead = limit_reasons.get(bound_by)
+    if lead:
+        if bound_by != "cpu":
+            lead += "; CPU alone would allow %d" % cpu_limit
+        ordered.append((bound_by, lead))
+    ordered.extend((name, limit_reasons[name]) for name in LIMIT_ORDER
+                   if name != bound_by and limit_reasons.get(name))
+    return ordered
 
 
 def busy_fraction_for(profile, cpu_busy_fraction=None):
@@ -78,15 +110,15 @@ def cpu_slot_target(effective_cpus, busy_fraction):
 def choose_worker_class(busy_fraction, threads=None):
     """gthread when requests mostly wait or threads > 1 were asked for, else sync."""
     if threads is not None and threads > 1:
-        return "gthread"
+        return THREADED_WORKER_CLASS
     if busy_fraction < THREADED_BELOW_BUSY_FRACTION:
-        return "gthread"
+        return THREADED_WORKER_CLASS
     return "sync"
 
 
 def default_threads(worker_class, busy_fraction, max_threads=DEFAULT_MAX_THREADS):
     """Threads per gthread worker: ceil(1 / f) (one busy thread per CPU share), capped."""
-    if worker_class != "gthread":
+    if worker_class != THREADED_WORKER_CLASS:
         return 1
     return max(1, min(max_threads, int(math.ceil(1.0 / busy_fraction - _EPSILON))))
 
@@ -155,8 +187,8 @@ def recommend(effective_cpus, effective_memory_bytes, per_worker_memory_bytes=No
     """Recommend worker_class, workers and threads. Deterministic; raises ValueError on bad input.
 
     Returns a dict with worker_class, workers, threads, slots, bound_by, limits (max workers
-    each constraint allows at the chosen thread count), busy_fraction, cpu_slot_target,
-    reasons and warnings.
+    each constraint allows at the chosen thread count), limit_reasons (the sentence of each
+    limit, None where it does not apply), busy_fraction, cpu_slot_target, reasons and warnings.
     """
     _validate(effective_cpus, effective_memory_bytes, reload_headroom, app_hosts, db_max_connections,
               db_reserved_connections, min_workers, max_workers, max_threads, workers, threads)
@@ -164,7 +196,7 @@ def recommend(effective_cpus, effective_memory_bytes, per_worker_memory_bytes=No
     chosen_class = worker_class or choose_worker_class(busy, threads)
     chosen_threads = threads if threads is not None else default_threads(chosen_class, busy, max_threads)
     slot_target = cpu_slot_target(effective_cpus, busy)
-    slot_based = chosen_class in SLOT_WORKER_CLASSES
+    slot_based = is_slot_based(chosen_class)
     headroom = "%gx reload headroom" % reload_headroom
     warnings = []
 
@@ -236,21 +268,17 @@ def recommend(effective_cpus, effective_memory_bytes, per_worker_memory_bytes=No
 
     summary = "%s x %s (%s), bound by %s" % (
         _count(final_workers, chosen_class + " worker"), _count(final_threads, "thread"),
-        _count(final_workers * final_threads, "slot"), bound_by)
-    reasons = [summary]
-    if bound_by in sentences:
-        lead = sentences[bound_by]
-        if bound_by != "cpu":
-            lead += "; CPU alone would allow %d" % cpu_limit
-        reasons.append(lead)
-    reasons.extend(sentences[name] for name in LIMIT_ORDER if name in sentences and name != bound_by)
+        _count(slot_count(final_workers, final_threads), "slot"), bound_by)
+    limit_reasons = dict((name, sentences.get(name)) for name in LIMIT_ORDER)
+    reasons = [summary] + [sentence for _name, sentence in limit_sentences(limit_reasons, bound_by, cpu_limit)]
     return {
         "worker_class": chosen_class,
         "workers": final_workers,
         "threads": final_threads,
-        "slots": final_workers * final_threads,
+        "slots": slot_count(final_workers, final_threads),
         "bound_by": bound_by,
         "limits": limits,
+        "limit_reasons": limit_reasons,
         "busy_fraction": busy,
         "cpu_slot_target": slot_target,
         "reasons": reasons,
@@ -265,8 +293,8 @@ def _limit_warnings(limits, final_workers, final_threads, db_slots, reload_headr
     if memory_limit is not None and final_workers > memory_limit:
         warnings.append("workers=%d is above the memory limit of %s (reload headroom included)" % (
             final_workers, _count(memory_limit, "worker")))
-    if db_slots is not None and final_workers * final_threads > db_slots:
-        peak = int(math.ceil(final_workers * final_threads * reload_headroom * app_hosts))
+    if db_slots is not None and slot_count(final_workers, final_threads) > db_slots:
+        peak = int(math.ceil(slot_count(final_workers, final_threads) * reload_headroom * app_hosts))
         warnings.append("%d workers x %s x %gx reload headroom x %s = %d database connections at reload, "
                         "above the %s per host the database allows" % (
                             final_workers, _count(final_threads, "thread"), reload_headroom,
@@ -285,8 +313,8 @@ def _explicit_warnings(worker_class, final_threads, workers, min_workers, max_wo
         warnings.append("workers %d is below min_workers %d; keeping workers" % (workers, min_workers))
     if threads is not None and threads > max_threads:
         warnings.append("threads %d is above max_threads %d; keeping threads" % (threads, max_threads))
-    if worker_class == "sync" and final_threads > 1:
+    if runs_as(worker_class, final_threads) != worker_class:
         warnings.append("threads > 1 with worker_class sync makes Gunicorn run gthread workers")
-    if worker_class not in SLOT_WORKER_CLASSES and final_threads > 1:
+    if not is_slot_based(worker_class) and final_threads > 1:
         warnings.append("threads only apply to gthread workers; worker_class %s ignores them" % worker_class)
     return warnings

@@ -446,6 +446,14 @@ ansible_facts:
             slots: 3
             bound_by: memory
             limits: {cpu: 5, memory: 3, database: 12, explicit_max: null}
+            limit_reasons:
+              cpu: "CPU allows 5 sync workers x 1 thread: 2 effective CPUs at busy fraction 0.5 (profile mixed) target
+                5 concurrent slots"
+              memory: "memory allows 3 workers at 310 MB each with 2x reload headroom (budget 2560 MB = 3072 MB
+                effective - 512 MB reserve - 0 MB other Gunicorn instances)"
+              database: "database allows 12 workers x 1 thread: 12 connections per host = (51 max - 3 reserved) /
+                (2x reload headroom x 2 app hosts)"
+              explicit_max: null
             busy_fraction: 0.5
             cpu_slot_target: 5
             per_worker_memory_bytes: 325058560
@@ -487,6 +495,14 @@ ansible_facts:
                 - Keys are cpu, memory, database and explicit_max.
               type: dict
               returned: always
+            limit_reasons:
+              description:
+                - The sentence of each limit in RV(ansible_facts.gunicorn.recommendation.limits), by the same keys;
+                  null where the limit does not apply. RV(ansible_facts.gunicorn.recommendation.reasons) lists the
+                  same sentences, the binding one first.
+              type: dict
+              returned: always
+              version_added: 0.1.0
             busy_fraction:
               description: CPU busy fraction used (from O(cpu_busy_fraction) or O(profile)).
               type: float

@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import escape_cell
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import cell
 
 STARTED = "started"
 RELOADED = "reloaded"
@@ -305,13 +305,6 @@ def headline(summary):
 
 HEADER = ("Host", "Batch", "Result", "Action", "Changed files", "Healthy", "Live config (sha256)", "Sizing",
           "Detail")
-
-
-def cell(value):
-    """One table cell: pipes escaped, no line breaks, "-" when empty."""
-    if isinstance(value, (list, tuple)):
-        value = ", ".join(str(item) for item in value)
-    return escape_cell(str(value if value is not None else ""))
 
 
 def sizing_text(row):

@@ -16,9 +16,9 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.djangoops.gunicorn.plugins.filter import gunicorn_deploy_summary
+from ansible_collections.djangoops.gunicorn.plugins.filter import deploy as deploy_filters
 
-COLLECTION = os.path.abspath(os.path.join(os.path.dirname(gunicorn_deploy_summary.__file__), "..", ".."))
+COLLECTION = os.path.abspath(os.path.join(os.path.dirname(deploy_filters.__file__), "..", ".."))
 INVENTORY = os.path.join(COLLECTION, "docs", "examples", "inventory")
 ARGUMENT_SPECS = os.path.join(COLLECTION, "roles", "gunicorn_django", "meta", "argument_specs.yml")
 SECRET_NAME = re.compile(r"(?i)(secret|password|token|private_key|api_key)")

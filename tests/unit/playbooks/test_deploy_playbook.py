@@ -21,9 +21,9 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.djangoops.gunicorn.plugins.filter import gunicorn_deploy_summary
+from ansible_collections.djangoops.gunicorn.plugins.filter import deploy as deploy_filters
 
-REAL = os.path.abspath(os.path.join(os.path.dirname(gunicorn_deploy_summary.__file__), "..", ".."))
+REAL = os.path.abspath(os.path.join(os.path.dirname(deploy_filters.__file__), "..", ".."))
 CONFIG_TEXT = "workers = 3\n"
 CONFIG_SHA = hashlib.sha256(CONFIG_TEXT.encode()).hexdigest()
 

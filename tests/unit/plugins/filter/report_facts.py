@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB, recommend
-
-GIB = 1024 * MIB
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import GIB
 
 
 def instance(master_pid=100, unit="gunicorn-mysite.service", wsgi_app="mysite.wsgi:application", workers=2,

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import (
-    MIB, cpu_slot_target, database_slot_limit, default_threads, memory_worker_limit, recommend,
+    LIMIT_ORDER, MIB, cpu_slot_target, database_slot_limit, default_threads, is_slot_based, limit_sentences,
+    memory_worker_limit, recommend, runs_as, slot_count,
 )
 
 GIB = 1024 * MIB
@@ -114,6 +115,62 @@ def test_memory_reason_names_size_headroom_and_cpu():
     assert result["reasons"][1].startswith(
         "memory allows 3 workers at 310 MB each with 2x reload headroom")
     assert result["reasons"][1].endswith("CPU alone would allow 5")
+
+
+# --- rule: slots (sync and gthread serve one request per thread) --------------------------
+
+@pytest.mark.parametrize("worker_class, slot_based", [
+    ("sync", True), ("gthread", True), ("gevent", False), ("uvicorn.workers.UvicornWorker", False),
+])
+def test_slot_based_worker_classes(worker_class, slot_based):
+    assert is_slot_based(worker_class) is slot_based
+
+
+@pytest.mark.parametrize("workers, threads, slots", [(1, 1, 1), (3, 1, 3), (2, 8, 16), (4, 4, 16)])
+def test_slot_count_is_workers_times_threads(workers, threads, slots):
+    assert slot_count(workers, threads) == slots
+
+
+@pytest.mark.parametrize("worker_class, threads, runs", [
+    ("sync", 1, "sync"), ("sync", 2, "gthread"), ("gthread", 1, "gthread"), ("gthread", 4, "gthread"),
+    ("gevent", 4, "gevent"),
+])
+def test_gunicorn_runs_sync_with_threads_as_gthread(worker_class, threads, runs):
+    assert runs_as(worker_class, threads) == runs
+
+
+# --- reasons: one sentence per limit, the binding one first -------------------------------
+
+REASONS = {"cpu": "CPU allows 5", "memory": "memory allows 3", "database": None, "explicit_max": "max_workers 4"}
+
+
+@pytest.mark.parametrize("bound_by, expected", [
+    pytest.param("cpu", [("cpu", "CPU allows 5"), ("memory", "memory allows 3"), ("explicit_max", "max_workers 4")],
+                 id="cpu-binds"),
+    pytest.param("memory", [("memory", "memory allows 3; CPU alone would allow 5"), ("cpu", "CPU allows 5"),
+                            ("explicit_max", "max_workers 4")], id="memory-binds-and-says-what-cpu-allows"),
+    pytest.param("explicit", [("cpu", "CPU allows 5"), ("memory", "memory allows 3"),
+                              ("explicit_max", "max_workers 4")], id="explicit-has-no-sentence"),
+])
+def test_limit_sentences_in_order(bound_by, expected):
+    assert limit_sentences(REASONS, bound_by, 5) == expected
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({}, id="cpu-bound"),
+    pytest.param({"per_worker_memory_bytes": 900 * MIB}, id="memory-bound"),
+    pytest.param({"db_max_connections": 13, "db_reserved_connections": 3}, id="database-bound"),
+    pytest.param({"max_workers": 2}, id="explicit-max"),
+    pytest.param({"workers": 7}, id="explicit-workers"),
+    pytest.param({"worker_class": "gevent", "db_max_connections": 100}, id="async"),
+])
+def test_limit_reasons_are_the_sentences_of_the_reasons(kwargs):
+    result = size(2, 4 * GIB, **kwargs)
+    assert list(result["limit_reasons"]) == list(LIMIT_ORDER)
+    for name, sentence in result["limit_reasons"].items():
+        assert (sentence is None) == (result["limits"][name] is None)
+    expected = limit_sentences(result["limit_reasons"], result["bound_by"], result["limits"]["cpu"])
+    assert result["reasons"][1:] == [sentence for _name, sentence in expected]
 
 
 # --- rule: database connections -----------------------------------------------------------

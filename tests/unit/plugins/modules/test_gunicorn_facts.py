@@ -27,8 +27,8 @@ CPU_KEYS = {"logical", "affinity", "cgroup_quota", "systemd_quota", "systemd_quo
 MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_limit_bytes", "systemd_max_bytes",
                "systemd_max_unit", "systemd_high_bytes", "systemd_high_unit", "effective_bytes", "source"}
 SCOPE_KEYS = {"kind", "unit", "pid", "slices", "cgroup_v2", "cgroup_v1_cpu", "cgroup_v1_memory"}
-RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "busy_fraction",
-                       "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
+RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "limit_reasons",
+                       "busy_fraction", "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
                        "other_instances_memory_bytes", "reasons", "warnings"}
 INSTANCE_KEYS = {"master_pid", "worker_pids", "unit", "wsgi_app", "config", "pidfile", "worker_class", "workers",
                  "threads", "bind", "settings_source", "memory", "notes", "sized"}
@@ -73,6 +73,7 @@ def test_facts_have_the_documented_keys(capsys):
     assert set(facts["scope"]) == SCOPE_KEYS
     assert set(facts["recommendation"]) == RECOMMENDATION_KEYS
     assert set(facts["recommendation"]["limits"]) == {"cpu", "memory", "database", "explicit_max"}
+    assert set(facts["recommendation"]["limit_reasons"]) == set(facts["recommendation"]["limits"])
     assert facts["recommendation"]["worker_class"] == "gthread"
     for instance in facts["instances"]:
         assert set(instance) == INSTANCE_KEYS

@@ -9,11 +9,9 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_report_markdown import (
-    HEADER, FilterModule, cell, format_bytes, gunicorn_report_markdown,
+from ansible_collections.djangoops.gunicorn.plugins.filter.report import (
+    HEADER, FilterModule, gunicorn_report_markdown, gunicorn_report_rows,
 )
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_report_rows import gunicorn_report_rows
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
 
 from report_facts import GIB, gunicorn_facts, hostvars, instance
 
@@ -92,29 +90,6 @@ def test_pipes_and_newlines_cannot_break_the_table():
     assert len(row) == len(HEADER)
     assert row[3].startswith("odd\\|name.service:")
     assert row[7] == "first \\| warning; second line"
-
-
-@pytest.mark.parametrize("value, text", [
-    (None, "?"),
-    (0, "0 MiB"),
-    (29 * MIB + 400 * 1024, "29 MiB"),
-    (1023 * MIB, "1023 MiB"),
-    (GIB, "1.0 GiB"),
-    (24152 * MIB, "23.6 GiB"),
-])
-def test_format_bytes(value, text):
-    assert format_bytes(value) == text
-
-
-@pytest.mark.parametrize("value, text", [
-    ("", "-"),
-    ([], "-"),
-    (["a|b", "c"], "a\\|b<br>c"),
-    ("  spaced\n out  ", "spaced out"),
-    (1.5, "1.5"),
-])
-def test_cell(value, text):
-    assert cell(value) == text
 
 
 def test_empty_fleet_is_just_the_header():

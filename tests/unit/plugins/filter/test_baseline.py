@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Baseline record and Markdown filters, on outputs captured from the fleet scenario's hosts."""
+"""Baseline record and Markdown filters, on captures shaped as gunicorn_facts and gunicorn_baseline return
+them on the fleet scenario's hosts."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -13,44 +15,19 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.djangoops.gunicorn.plugins.filter import gunicorn_baseline as baseline_module
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_baseline import (
-    COUNTED, JOURNAL_CATEGORIES, JOURNAL_GREP, FilterModule, gunicorn_baseline, parse_journal, parse_listeners,
-    parse_vmstat,
+from ansible_collections.djangoops.gunicorn.plugins.filter import baseline as baseline_module
+from ansible_collections.djangoops.gunicorn.plugins.filter.baseline import (
+    FilterModule, gunicorn_baseline, gunicorn_baseline_markdown,
 )
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_baseline_markdown import (
-    FilterModule as MarkdownFilterModule, gunicorn_baseline_markdown,
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.host_baseline import (
+    COUNTED, JOURNAL_CATEGORIES, parse_journal,
 )
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
 
 from report_facts import GIB, gunicorn_facts, instance
 
 PLAYBOOK = os.path.join(os.path.dirname(baseline_module.__file__), "..", "..", "playbooks", "baseline.yml")
-
-PROC = """3.47 3.92 3.48 4/161 2011
-MemTotal:       24731708 kB
-MemFree:        19035336 kB
-MemAvailable:   23485324 kB
-SwapTotal:       2097148 kB
-SwapFree:        1048572 kB
-"""
-VMSTAT = """procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----
- r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st
- 4  0      0 19035336 527004 4283924    0    0   113  1315 1802 3817 50 11 38  0  0
- 2  0      0 19035336 527004 4283924   12    3     0   580 3154 6119 44 21 30  4  1
-"""
-SS_LISTENERS = """\
-u_str LISTEN 0      4096                         /run/systemd/private 1938272       * 0 users:(("systemd",pid=1,fd=16))
-u_str LISTEN 0      100             /run/gunicorn-mysite/gunicorn.ctl 2139198 * 0 users:(("gunicorn",pid=100,fd=9))
-u_str LISTEN 0      2048                   /run/shop.sock 2139199 * 0
-tcp   LISTEN 3      2048                             127.0.0.1:8000      0.0.0.0:* users:(("gunicorn",pid=100,fd=5))
-tcp   LISTEN 0      511                                0.0.0.0:80        0.0.0.0:* users:(("nginx",pid=7,fd=6))
-"""
-SS_DB = """\
-0      0                            10.0.0.5:51234              10.0.0.9:5432
-0      0                            10.0.0.5:51236              10.0.0.9:5432
-0      0                            10.0.0.5:40000             10.0.0.10:6432
-"""
+KIB = 1024
 
 
 def journal_line(message, unit="gunicorn-mysite.service", when=1795708206272363, systemd=False):
@@ -84,9 +61,33 @@ JOURNAL = "\n".join([
     journal_line("[2026-11-26 16:02:00 +0000] [1534] [INFO] an access log line"),
 ])
 
+# What gunicorn_baseline captured on the host (the figures of the fleet scenario's hosts): every listening
+# socket, Gunicorn's or not, as the module returns them.
+LISTENERS = [
+    {"proto": "unix", "address": "/run/systemd/private", "queued": 0, "backlog": 4096, "processes": ["systemd"]},
+    {"proto": "unix", "address": "/run/gunicorn-mysite/gunicorn.ctl", "queued": 0, "backlog": 100,
+     "processes": ["gunicorn"]},
+    {"proto": "unix", "address": "/run/shop.sock", "queued": 0, "backlog": 2048, "processes": []},
+    {"proto": "tcp", "address": "127.0.0.1:8000", "queued": 3, "backlog": 2048, "processes": ["gunicorn"]},
+    {"proto": "tcp", "address": "0.0.0.0:80", "queued": 0, "backlog": 511, "processes": ["nginx"]},
+]
 
-def command(stdout, rc=0, stderr=""):
-    return {"changed": False, "rc": rc, "stdout": stdout, "stderr": stderr, "failed": False}
+
+def capture_result(**overrides):
+    made = {
+        "changed": False,
+        "cpu": {"load": [3.47, 3.92, 3.48], "run_queue": 2, "busy_percent": 65, "iowait_percent": 4,
+                "steal_percent": 1, "idle_percent": 30, "sample_seconds": 1},
+        "memory": {"total_bytes": 24731708 * KIB, "available_bytes": 23485324 * KIB},
+        "swap": {"total_bytes": 2097148 * KIB, "used_bytes": (2097148 - 1048572) * KIB, "in_kib_per_second": 12,
+                 "out_kib_per_second": 3},
+        "listeners": copy.deepcopy(LISTENERS),
+        "db_connections": {"ports": [5432, 6432], "total": 3, "by_peer": {"10.0.0.9:5432": 2, "10.0.0.10:6432": 1}},
+        "journal": parse_journal(JOURNAL, "24 hours ago"),
+        "errors": [],
+    }
+    made.update(overrides)
+    return made
 
 
 def facts_result(**facts_args):
@@ -97,15 +98,13 @@ def facts_result(**facts_args):
 
 
 def results(**overrides):
-    made = {"facts": facts_result(), "proc": command(PROC), "vmstat": command(VMSTAT),
-            "listeners": command(SS_LISTENERS), "db_connections": command(SS_DB), "journal": command(JOURNAL)}
+    made = {"facts": facts_result(), "baseline": capture_result()}
     made.update(overrides)
     return made
 
 
 def record(**overrides):
-    return gunicorn_baseline({"host": "web1", "captured_at": "2026-11-26T16:05:00Z", "results": results(**overrides),
-                              "sample_seconds": 1, "db_ports": [5432, 6432], "journal_since": "24 hours ago"})
+    return gunicorn_baseline({"host": "web1", "captured_at": "2026-11-26T16:05:00Z", "results": results(**overrides)})
 
 
 def test_full_record():
@@ -148,44 +147,33 @@ def test_unix_bind_matched_without_process_names():
         ("/run/gunicorn-mysite/gunicorn.ctl", None), ("/run/shop.sock", "gunicorn-mysite.service")]
 
 
-def test_journal_counts_and_notable_lines():
+def test_journal_is_the_capture_s():
     journal = record()["journal"]
-    assert journal["since"] == "24 hours ago"
-    assert journal["counts"] == {"worker_timeouts": 2, "workers_killed": 1, "worker_errors": 1, "boot_failures": 0,
-                                 "service_failures": 1, "worker_boots": 2, "service_reloads": 1, "service_starts": 1}
-    assert journal["canary_counts"] == dict((name, 1 if name in ("worker_boots", "service_starts") else 0)
-                                            for name in COUNTED)
-    assert [line["category"] for line in journal["lines"]] == [
-        "worker_timeouts", "workers_killed", "worker_errors", "service_failures", "worker_timeouts"]
-    assert journal["lines"][0] == {"time": "2026-11-26T16:01:00Z", "unit": "gunicorn-mysite.service",
-                                   "category": "worker_timeouts",
-                                   "message": "[2026-11-26 16:01:00 +0000] [1534] [CRITICAL] WORKER TIMEOUT (pid:1535)"}
-    assert journal["lines"][3]["unit"] == "gunicorn-mysite.service"
-    assert journal["lines"][4]["message"].startswith("WORKER TIMEOUT ")
+    assert journal == parse_journal(JOURNAL, "24 hours ago")
+    assert journal["counts"]["worker_timeouts"] == 2 and journal["canary_counts"]["service_starts"] == 1
 
 
-def test_notable_lines_are_the_last_twenty():
-    text = "\n".join(journal_line("WORKER TIMEOUT (pid:%d)" % number, when=1795708206000000 + number * 1000000)
-                     for number in range(30))
-    lines = parse_journal(text)["lines"]
-    assert [line["message"] for line in lines] == ["WORKER TIMEOUT (pid:%d)" % number for number in range(10, 30)]
+PSUTIL_MISSING = {"failed": True, "psutil_missing": True,
+                  "msg": "Failed to import the required Python library (psutil) on web1's Python /usr/bin/python3."}
 
 
 @pytest.mark.parametrize("overrides, errors, missing", [
     pytest.param({"facts": {"changed": False, "msg": "psutil is required for gunicorn_facts"}},
                  ["facts: psutil is required for gunicorn_facts"], "instances", id="facts-failed"),
-    pytest.param({"vmstat": command("", rc=2, stderr="[Errno 2] No such file or directory: b'vmstat'")},
-                 ["vmstat: [Errno 2] No such file or directory: b'vmstat'"], "cpu.busy_percent", id="no-vmstat"),
-    pytest.param({"vmstat": command("garbage\n")}, ["vmstat: no sample in its output"], "cpu.busy_percent",
-                 id="vmstat-garbage"),
-    pytest.param({"journal": command("", rc=1)}, [], None, id="journal-no-match"),
-    pytest.param({"journal": command("", rc=2, stderr="Failed to add filter")}, ["journal: Failed to add filter"],
-                 "journal", id="journal-failed"),
-    pytest.param({"db_connections": {"skipped": True, "changed": False}}, [], "db_connections", id="db-skipped"),
-    pytest.param({"listeners": {"unreachable": True, "msg": "lost"}}, ["listeners: lost"], "listeners",
-                 id="listeners-unreachable"),
-    pytest.param({"proc": command("", rc=1, stderr="cat: /proc/meminfo: Permission denied")},
-                 ["proc: cat: /proc/meminfo: Permission denied"], "cpu.load", id="proc-failed"),
+    pytest.param({"baseline": PSUTIL_MISSING},
+                 ["baseline: Failed to import the required Python library (psutil) on web1's Python "
+                  "/usr/bin/python3."], "cpu.busy_percent", id="capture-failed"),
+    pytest.param({"baseline": capture_result(journal=None, errors=["journal: Failed to add filter"])},
+                 ["journal: Failed to add filter"], "journal", id="journal-failed"),
+    pytest.param({"baseline": capture_result(db_connections=None)}, [], "db_connections", id="db-skipped"),
+    pytest.param({"baseline": capture_result(
+        listeners=None, errors=["listeners: cannot open a sock_diag netlink socket: [Errno 93] Protocol not "
+                                "supported"])},
+                 ["listeners: cannot open a sock_diag netlink socket: [Errno 93] Protocol not supported"],
+                 "listeners", id="listeners-unreadable"),
+    pytest.param({"baseline": {"unreachable": True, "msg": "lost"}}, ["baseline: lost"], "cpu.load",
+                 id="capture-unreachable"),
+    pytest.param({"baseline": {"skipped": True, "changed": False}}, [], "swap.total_bytes", id="capture-skipped"),
 ])
 def test_sources_that_could_not_be_read(overrides, errors, missing):
     got = record(**overrides)
@@ -198,27 +186,33 @@ def test_sources_that_could_not_be_read(overrides, errors, missing):
     json.dumps(got)
 
 
-def test_parsers_ignore_what_they_do_not_know():
-    assert parse_vmstat("") is None
-    assert parse_listeners("tcp ESTAB 0 0 1.2.3.4:5 6.7.8.9:10\n\nshort\n") == []
-    assert parse_journal("")["counts"] == dict((name, 0) for name in COUNTED)
+def test_memory_falls_back_on_the_capture_without_facts():
+    got = record(facts={"changed": False, "msg": "failed"})["memory"]
+    assert got == {"effective_bytes": None, "source": None, "total_bytes": 24731708 * KIB,
+                   "available_bytes": 23485324 * KIB, "available_percent": None}
 
 
 @pytest.mark.parametrize("bad, message", [
     pytest.param("web1", "input must be a dict", id="string"),
     pytest.param({"results": {}}, "input must be a dict", id="no-host"),
     pytest.param({"host": "web1"}, "input must be a dict", id="no-results"),
-    pytest.param({"host": "web1", "results": {}, "db_ports": "5432"}, "db_ports must be a list", id="ports-string"),
+    pytest.param({"host": "web1", "results": results(baseline=capture_result(cpu={"load": "high"}))},
+                 "the results are not those of gunicorn_facts and gunicorn_baseline", id="capture-garbage"),
 ])
 def test_baseline_refuses_bad_input(bad, message):
     with pytest.raises(AnsibleFilterError, match="gunicorn_baseline: " + message):
         gunicorn_baseline(bad)
 
 
-def test_playbook_greps_what_the_filter_classifies():
+def test_playbook_reads_the_host_through_the_two_modules_only():
     with open(PLAYBOOK) as handle:
         [play] = yaml.safe_load(handle)
-    assert play["vars"]["baseline_journal_grep"] == JOURNAL_GREP
+    modules = [key for task in play["tasks"] for key in task if key.startswith(("djangoops.", "ansible."))]
+    assert "djangoops.gunicorn.gunicorn_facts" in modules and "djangoops.gunicorn.gunicorn_baseline" in modules
+    assert not set(modules) & {"ansible.builtin.command", "ansible.builtin.shell", "ansible.builtin.raw"}
+    [capture] = [task for task in play["tasks"] if "djangoops.gunicorn.gunicorn_baseline" in task]
+    assert set(capture["djangoops.gunicorn.gunicorn_baseline"]) == {"sample_seconds", "db_ports", "journal_units",
+                                                                    "journal_since"}
     assert [name for name, pattern in JOURNAL_CATEGORIES] == list(COUNTED)
 
 
@@ -252,7 +246,7 @@ def test_markdown_of_one_capture():
 
 
 def test_markdown_before_and_now():
-    before = record(journal=command("", rc=1))
+    before = record(baseline=capture_result(journal=parse_journal("", "24 hours ago")))
     before["captured_at"] = "2026-11-25T10:00:00Z"
     before["instances"][0]["workers"] = 3
     before["listeners"].append({"proto": "tcp", "address": "127.0.0.1:9000", "queued": 0, "backlog": 64,
@@ -269,11 +263,11 @@ def test_markdown_before_and_now():
 
 def test_markdown_of_a_host_without_facts():
     markdown = gunicorn_baseline_markdown(record(facts={"msg": "psutil is required", "changed": False},
-                                                 vmstat=command("", rc=127, stderr="vmstat: not found")))
+                                                 baseline={"failed": True, "msg": "psutil is required"}))
     rows = table(markdown)
     assert "| CPU (effective) | ? (?), ? logical |" in rows
     assert "| Gunicorn instances | none running |" in rows
-    assert "| Not captured | facts: psutil is required; vmstat: vmstat: not found |" in rows
+    assert "| Not captured | facts: psutil is required; baseline: psutil is required |" in rows
     assert not any(row.startswith("| CPU busy") for row in rows)
 
 
@@ -289,5 +283,9 @@ def test_markdown_refuses_bad_input(bad, before, message):
 
 
 def test_filter_names():
-    assert list(FilterModule().filters()) == ["gunicorn_baseline"]
-    assert list(MarkdownFilterModule().filters()) == ["gunicorn_baseline_markdown"]
+    assert FilterModule().filters() == {"gunicorn_baseline": gunicorn_baseline,
+                                        "gunicorn_baseline_markdown": gunicorn_baseline_markdown}
+
+
+def test_markdown_labels_every_journal_category_the_capture_counts():
+    assert [key for key, label in baseline_module.JOURNAL_LABELS] == list(COUNTED)

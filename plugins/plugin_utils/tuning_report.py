@@ -2,23 +2,18 @@
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The tuning report: a Markdown page and a YAML snippet of the winning settings, from the steps
-and verdicts of module_utils/tuning.py. Pure text; the role writes the files."""
+and verdicts of plugin_utils/tuning.py. Pure text; the role writes the files."""
 
 from __future__ import annotations
 
-from ansible_collections.djangoops.gunicorn.plugins.module_utils import tuning
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils import tuning
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import cell
 
 # A control that moved more than this says the host's capacity changed during the run.
 NOISY_DRIFT_PCT = 10.0
 
 ROLE_VARIABLES = (("worker_class", "gunicorn_django_worker_class"), ("workers", "gunicorn_django_workers"),
                   ("threads", "gunicorn_django_threads"))
-
-
-def _cell(value):
-    if value is None or value == "":
-        return "-"
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _number(value):
@@ -114,7 +109,7 @@ def markdown(steps, choice, stops, context):
             str(row["id"]), row["variable"], row["direction"], row["worker_class"], str(row["workers"]),
             str(row["threads"]), _number(row["rps"]), _number(row["p50_ms"]), _number(row["p95_ms"]),
             _number(row["p99_ms"]), _number(row["errors"]), _number(row["memory_total_mb"]),
-            _number(row["memory_per_worker_mb"]), _number(row["cpu_cores"]), verdict, _cell(row["reason"])]))
+            _number(row["memory_per_worker_mb"]), _number(row["cpu_cores"]), verdict, cell(row["reason"])]))
     control = control_sentence(steps, context.get("control"))
     if control:
         out += ["", control]

@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_report_rows import (
+from ansible_collections.djangoops.gunicorn.plugins.filter.report import (
     FilterModule, gunicorn_report_rows, report_row,
 )
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB

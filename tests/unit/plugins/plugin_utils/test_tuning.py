@@ -6,10 +6,14 @@ against simple closed-loop models of a CPU-bound and an I/O-bound page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from ansible_collections.djangoops.gunicorn.plugins.module_utils import tuning
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.tuning import TuningError
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import sizing
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import MIB
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils import tuning
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.tuning import TuningError
 
 
 def metrics(rps, p95, errors=0, requests=1000):
@@ -218,7 +222,7 @@ def test_direction_stops_explain_each_direction():
 
 
 def test_report_has_the_control_and_every_step():
-    from ansible_collections.djangoops.gunicorn.plugins.module_utils import tuning_report
+    from ansible_collections.djangoops.gunicorn.plugins.plugin_utils import tuning_report
 
     steps, choice = play(io_model, ["workers", "threads"], SYNC3, slo={"p95_ms": 1000}, options={"max_steps": 2})
     choice["stops"] = tuning.direction_stops(steps, ["workers", "threads"], {"p95_ms": 1000}, {"max_steps": 2})
@@ -234,3 +238,41 @@ def test_report_has_the_control_and_every_step():
     assert "**The host was not steady** (more than 10% drift)" in noisy_text
     assert "gunicorn_django_threads: %d" % choice["settings"]["threads"] in text
     assert tuning_report.control_sentence(steps, {"step": 0, "metrics": None}) is None
+
+
+# -- the host's limits, from gunicorn_facts' recommendation at one thread per sync worker ----------------
+
+def sentence_matched_limits(recommendation):
+    """The limits as the role read them from the reasons' English sentences before the recommendation had
+    limit_reasons: the oracle that host_limits() must agree with."""
+    reasons = recommendation["reasons"]
+    memory = [reason for reason in reasons if re.match("^memory allows", reason)]
+    return {
+        "max_workers": recommendation["limits"]["memory"],
+        "memory_reason": memory[0] if memory else "",
+        "db_slots": recommendation["limits"]["database"],
+        "explicit_max_workers": recommendation["limits"]["explicit_max"],
+        "summary": "; ".join(reason for reason in reasons[1:] if not re.match("^CPU", reason)) or "none known",
+    }
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({}, id="cpu-bound-no-other-limit"),
+    pytest.param({"per_worker_memory_bytes": 300 * MIB}, id="cpu-bound-memory-known"),
+    pytest.param({"per_worker_memory_bytes": 900 * MIB}, id="memory-bound"),
+    pytest.param({"per_worker_memory_bytes": 300 * MIB, "db_max_connections": 11}, id="database-bound"),
+    pytest.param({"per_worker_memory_bytes": 300 * MIB, "db_max_connections": 200, "max_workers": 2},
+                 id="explicit-max-with-every-limit"),
+    pytest.param({"min_workers": 6}, id="explicit-min"),
+])
+def test_host_limits_agree_with_the_reasons(kwargs):
+    recommendation = sizing.recommend(1.5, 4 * 1024 * MIB, threads=1, worker_class="sync", **kwargs)
+    assert tuning.host_limits(recommendation) == sentence_matched_limits(recommendation)
+
+
+def test_host_limits_without_limit_reasons_know_only_the_numbers():
+    recommendation = sizing.recommend(2, 4 * 1024 * MIB, per_worker_memory_bytes=900 * MIB, threads=1)
+    del recommendation["limit_reasons"]
+    assert tuning.host_limits(recommendation) == {
+        "max_workers": recommendation["limits"]["memory"], "memory_reason": "", "db_slots": None,
+        "explicit_max_workers": None, "summary": "none known"}

@@ -19,10 +19,10 @@ A step is a dict:
 
 from __future__ import annotations
 
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import sizing
+
 VARIABLES = ("workers", "threads")
 DIRECTIONS = ("up", "down")
-THREADED_CLASS = "gthread"
-SLOT_CLASSES = ("sync", "gthread")
 
 DEFAULT_OPTIONS = {
     "workers_step": 1,
@@ -61,7 +61,7 @@ def processes(step):
 
 
 def slots(step):
-    return step["settings"]["workers"] * step["settings"]["threads"]
+    return sizing.slot_count(step["settings"]["workers"], step["settings"]["threads"])
 
 
 def slo_failures(step, slo):
@@ -140,19 +140,39 @@ def advance(settings, variable, direction, reference, options):
             return None
         return settings_of(worker_class, workers, threads)
     if variable == "threads":
-        if worker_class not in SLOT_CLASSES:
+        if not sizing.is_slot_based(worker_class):
             return None  # async worker classes have no threads to tune
         threads = threads * 2 if direction == "up" else threads // 2
         if threads < 1 or threads > opts["max_threads"]:
             return None
         if threads > 1:
-            worker_class = THREADED_CLASS
+            worker_class = sizing.runs_as(worker_class, threads)
         elif reference["settings"]["threads"] > 1:
-            worker_class = THREADED_CLASS
+            # Back to one thread from a threaded start: stay on gthread, the class that was measured.
+            worker_class = sizing.THREADED_WORKER_CLASS
         else:
             worker_class = reference["settings"]["worker_class"]
         return settings_of(worker_class, workers, threads)
     raise TuningError("unknown variable %r (known: %s)" % (variable, ", ".join(VARIABLES)))
+
+
+def host_limits(recommendation):
+    """The limits a run checks its candidates against, from gunicorn_facts' recommendation sized at one thread
+    per sync worker (so its memory and database limits count workers and connections one for one).
+
+    memory_reason is the memory limit's sentence as the recommendation's reasons give it; summary joins every
+    limit but CPU's (the run measures CPU instead of modelling it), the binding one first.
+    """
+    limits = recommendation["limits"]
+    sentences = sizing.limit_sentences(recommendation.get("limit_reasons") or {}, recommendation["bound_by"],
+                                       limits["cpu"])
+    return {
+        "max_workers": limits.get("memory"),
+        "memory_reason": dict(sentences).get("memory") or "",
+        "db_slots": limits.get("database"),
+        "explicit_max_workers": limits.get("explicit_max"),
+        "summary": "; ".join(sentence for name, sentence in sentences if name != "cpu") or "none known",
+    }
 
 
 def limit_check(settings, limits):
@@ -162,7 +182,7 @@ def limit_check(settings, limits):
     connections this host may hold, each thread one), explicit_max_workers.
     """
     limits = limits or {}
-    workers, total = settings["workers"], settings["workers"] * settings["threads"]
+    workers, total = settings["workers"], sizing.slot_count(settings["workers"], settings["threads"])
     memory = limits.get("max_workers")
     if memory is not None and workers > memory:
         return "%d workers > %d, the memory limit (%s)" % (workers, memory, limits.get("memory_reason") or
@@ -248,7 +268,7 @@ def direction_stops(steps, phases, slo=None, options=None):
 
 
 def describe(settings):
-    if settings["threads"] > 1 or settings["worker_class"] == THREADED_CLASS:
+    if settings["threads"] > 1 or settings["worker_class"] == sizing.THREADED_WORKER_CLASS:
         return "%d %s x %d threads" % (settings["workers"], settings["worker_class"], settings["threads"])
     return "%d %s" % (settings["workers"], settings["worker_class"])
 

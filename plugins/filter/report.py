@@ -1,104 +1,16 @@
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Turn the gunicorn_facts of many hosts into fleet report rows."""
+"""The fleet report's filters: rows from the gunicorn_facts of many hosts, and their Markdown table. Each
+filter's documentation is in gunicorn_report_*.yml next to this file."""
 
 from __future__ import annotations
-
-DOCUMENTATION = r"""
-name: gunicorn_report_rows
-short_description: Fleet report rows from the gunicorn_facts of many hosts
-version_added: 0.1.0
-author: djangoops.gunicorn contributors
-description:
-  - Reads C(ansible_facts.gunicorn), as set by M(djangoops.gunicorn.gunicorn_facts), from the variables of
-    each host and returns one row per host with the effective CPU and memory and their source, the running
-    Gunicorn instances with their measured memory per worker, the recommendation with the limit that bound
-    it, and how the sized instance's current worker class, workers and threads differ from it.
-  - A host without these facts (unreachable, failed, or not measured) gets a row with RV(_value[].status)
-    V(no facts) and null values, so it still shows up in the report.
-  - Rows are plain data (JSON-serialisable); P(djangoops.gunicorn.gunicorn_report_markdown#filter) renders them.
-options:
-  _input:
-    description:
-      - Variables of each host by host name, usually C(hostvars).
-    type: dict
-    required: true
-  hosts:
-    description:
-      - The hosts to report on, in this order, usually C(ansible_play_hosts_all).
-      - Defaults to every host of the input, sorted by name.
-    type: list
-    elements: str
-"""
-
-EXAMPLES = r"""
-- name: Measure every app server
-  djangoops.gunicorn.gunicorn_facts:
-    app: mysite
-  become: true
-
-- name: Show the fleet report rows
-  ansible.builtin.debug:
-    msg: "{{ hostvars | djangoops.gunicorn.gunicorn_report_rows(ansible_play_hosts_all) }}"
-  run_once: true
-"""
-
-RETURN = r"""
-_value:
-  description: One row per host, in the order of O(hosts).
-  type: list
-  elements: dict
-  contains:
-    host:
-      description: Inventory host name.
-      type: str
-    status:
-      description: V(ok), or V(no facts) when the host has no C(ansible_facts.gunicorn).
-      type: str
-    cpu:
-      description: Keys C(effective) (CPUs, may be fractional), C(source) (V(host), V(affinity), V(cgroup_v1)
-        or V(cgroup_v2)) and C(logical); null without facts.
-      type: dict
-    memory:
-      description: Keys C(effective_bytes), C(source) (V(host), V(cgroup_v1) or V(cgroup_v2)) and
-        C(total_bytes); null without facts.
-      type: dict
-    instances:
-      description:
-        - Running instances, each with C(name) (systemd unit, else WSGI app, else master PID), C(master_pid),
-          C(worker_class), C(workers) (configured), C(threads), C(running_workers),
-          C(worker_memory_bytes) (largest worker, the value sizing uses), C(worker_mean_bytes),
-          C(memory_metric) (V(uss) or V(rss)) and C(sized).
-      type: list
-      elements: dict
-    sized_instance:
-      description: Name of the instance the recommendation is for, null when none runs.
-      type: str
-    recommendation:
-      description: Keys C(worker_class), C(workers), C(threads), C(slots), C(bound_by), C(limits),
-        C(per_worker_memory_bytes) and C(per_worker_memory_source); null without facts.
-      type: dict
-    current:
-      description: C(worker_class), C(workers) and C(threads) of the sized instance, null when none runs.
-      type: dict
-    changes:
-      description: Each setting whose current value differs from the recommendation, as C(setting),
-        C(current), C(recommended) and, for numbers, C(delta).
-      type: list
-      elements: dict
-    difference:
-      description: The changes in one sentence (V(workers 2 -> 4 (+2))), V(matches the recommendation), or
-        why there is nothing to compare.
-      type: str
-    warnings:
-      description: The recommendation's warnings (explicit values breaking limits, no matching instance).
-      type: list
-      elements: str
-"""
 
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import LIMIT_ORDER
+from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import cell, format_bytes, plural
 
 NO_FACTS = "no facts"
 COMPARED_SETTINGS = ("worker_class", "workers", "threads")
@@ -207,6 +119,70 @@ def gunicorn_report_rows(host_vars, hosts=None):
     return [report_row(host, host_gunicorn_facts(host_vars.get(host))) for host in hosts]
 
 
+# -- Markdown --------------------------------------------------------------------------------
+
+HEADER = ("Host", "CPU (source)", "Memory (source)", "Running instances", "Recommended", "Bound by",
+          "Current vs recommended", "Warnings")
+
+
+def instance_text(instance):
+    text = "%s: %s x %s, %d running" % (
+        instance["name"], plural(instance["workers"], "%s worker" % instance["worker_class"]),
+        plural(instance["threads"], "thread"), instance["running_workers"])
+    if instance.get("worker_memory_bytes") is not None:
+        text += ", %s/worker %s" % (format_bytes(instance["worker_memory_bytes"]), instance.get("memory_metric"))
+    if instance.get("sized"):
+        text += " (sized)"
+    return text
+
+
+def recommendation_text(recommendation):
+    return "%s x %s, %s/worker %s" % (
+        plural(recommendation["workers"], "%s worker" % recommendation["worker_class"]),
+        plural(recommendation["threads"], "thread"),
+        format_bytes(recommendation["per_worker_memory_bytes"]), recommendation["per_worker_memory_source"])
+
+
+def bound_text(recommendation):
+    limits = recommendation.get("limits") or {}
+    known = ["%s %s" % (name, limits[name]) for name in LIMIT_ORDER if limits.get(name) is not None]
+    text = str(recommendation["bound_by"])
+    return "%s (%s)" % (text, ", ".join(known)) if known else text
+
+
+def row_cells(row):
+    if row.get("status") != "ok":
+        return (row["host"], "?", "?", "?", row.get("status", "?"), "-", row.get("difference", "-"), "-")
+    cpu, memory, recommendation = row["cpu"], row["memory"], row["recommendation"]
+    return (
+        row["host"],
+        "%g (%s)" % (cpu["effective"], cpu["source"]),
+        "%s (%s)" % (format_bytes(memory["effective_bytes"]), memory["source"]),
+        [instance_text(instance) for instance in row["instances"]] or "none",
+        recommendation_text(recommendation),
+        bound_text(recommendation),
+        row["difference"],
+        "; ".join(row.get("warnings") or []) or "-",
+    )
+
+
+def gunicorn_report_markdown(rows):
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(row, Mapping) for row in rows):
+        raise AnsibleFilterError("gunicorn_report_markdown: input must be the list of rows of gunicorn_report_rows")
+    lines = ["| %s |" % " | ".join(HEADER), "| %s |" % " | ".join(["---"] * len(HEADER))]
+    for row in rows:
+        try:
+            cells = row_cells(row)
+        except (KeyError, TypeError) as exc:
+            raise AnsibleFilterError("gunicorn_report_markdown: row of host %s is not a gunicorn_report_rows "
+                                     "row (missing %s)" % (row.get("host", "?"), exc))
+        lines.append("| %s |" % " | ".join(cell(value, separator="<br>") for value in cells))
+    return "\n".join(lines)
+
+
 class FilterModule:
     def filters(self):
-        return {"gunicorn_report_rows": gunicorn_report_rows}
+        return {
+            "gunicorn_report_rows": gunicorn_report_rows,
+            "gunicorn_report_markdown": gunicorn_report_markdown,
+        }

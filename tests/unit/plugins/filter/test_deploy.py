@@ -11,20 +11,9 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.djangoops.gunicorn.plugins.filter import (
-    gunicorn_deploy_markdown, gunicorn_deploy_outcome, gunicorn_deploy_summary, gunicorn_deploy_verdict,
-)
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_deploy_markdown import (
-    gunicorn_deploy_markdown as markdown,
-)
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_deploy_outcome import (
-    gunicorn_deploy_outcome as outcome,
-)
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_deploy_summary import (
-    gunicorn_deploy_summary as summary,
-)
-from ansible_collections.djangoops.gunicorn.plugins.filter.gunicorn_deploy_verdict import (
-    gunicorn_deploy_verdict as verdict,
+from ansible_collections.djangoops.gunicorn.plugins.filter.deploy import (
+    FilterModule, gunicorn_deploy_markdown as markdown, gunicorn_deploy_outcome as outcome,
+    gunicorn_deploy_summary as summary, gunicorn_deploy_verdict as verdict,
 )
 from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.deploy_summary import (
     EVIDENCE_LINES, HEADER, STATES,
@@ -348,9 +337,14 @@ def test_markdown_refuses_what_is_not_a_summary(bad):
         markdown(bad)
 
 
-@pytest.mark.parametrize("module, name", [
-    (gunicorn_deploy_outcome, "gunicorn_deploy_outcome"), (gunicorn_deploy_verdict, "gunicorn_deploy_verdict"),
-    (gunicorn_deploy_summary, "gunicorn_deploy_summary"), (gunicorn_deploy_markdown, "gunicorn_deploy_markdown"),
+@pytest.mark.parametrize("function, name", [
+    (outcome, "gunicorn_deploy_outcome"), (verdict, "gunicorn_deploy_verdict"),
+    (summary, "gunicorn_deploy_summary"), (markdown, "gunicorn_deploy_markdown"),
 ])
-def test_filter_names(module, name):
-    assert list(module.FilterModule().filters()) == [name]
+def test_filter_names(function, name):
+    assert FilterModule().filters()[name] is function
+
+
+def test_deploy_filters_are_these_four():
+    assert sorted(FilterModule().filters()) == ["gunicorn_deploy_markdown", "gunicorn_deploy_outcome",
+                                                "gunicorn_deploy_summary", "gunicorn_deploy_verdict"]
