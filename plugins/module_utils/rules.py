@@ -8,7 +8,7 @@ values as Ansible hands them over: a computed number may arrive as a digit strin
 of the role's read-only look-ups on the host, and returns every problem as a Problem(variable,
 message). Each message names the variable to fix; none shows a value of gunicorn_django_env or
 gunicorn_django_secret_env. No rule raises on a value of the wrong type: the type rule reports it
-and the rules that need that value skip it. Standard library only (and ansible.module_utils).
+and the rules that need that value skip it. Standard library only.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import posixpath
 import re
 from collections import namedtuple
 from collections.abc import Mapping
-
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import layout
@@ -63,6 +61,7 @@ _SECRET_NAME_RE = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY", re.IG
 _READ_WRITE_PATH_RE = re.compile(r"[-+]?/\S*")
 _STATUS_RE = re.compile(r"[1-5][0-9][0-9]")
 _ROOT_NAMES = ("root", "0", "")
+_TRUE_WORDS = ("y", "yes", "on", "1", "true", "t")
 
 
 def _var(name):
@@ -71,38 +70,33 @@ def _var(name):
 
 def _shown(value):
     """A non-secret value as the operator wrote it (JSON), for messages."""
-    return json.dumps(value, default=str)
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):  # keys JSON cannot write
+        return repr(value)
+
+
+_KINDS = ((type(None), "null"), (bool, "boolean"), ((int, float), "number"), (str, "string"), (Mapping, "mapping"),
+          ((list, tuple), "list"))
 
 
 def _kind(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return type(value).__name__
+    """The YAML word for a value's type, for messages."""
+    return next((kind for types, kind in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
 def _integer(value):
     """An int from an int or a digit string (Ansible may hand numbers over as text), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
-        return int(value)
-    return None
+    return int(value) if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value) else None
 
 
 def _flag(value):
-    return boolean(value, strict=False)
+    """A boolean as Ansible reads one (true, yes, on, 1, ...); anything else is false."""
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_WORDS
+    return value is True or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1)
 
 
 def _mapping(inputs, name):
@@ -152,8 +146,9 @@ def _is_root(value):
 
 
 def non_root_accounts(inputs):
-    return [Problem(_var(name), "%s must name a non-root account (got %s)." % (_var(name), _shown(inputs.get(_var(name)))))
-            for name in ("user", "group") if _is_root(inputs.get(_var(name)))]
+    return [Problem(_var(name), "%s must name a non-root account (got %s)."
+                    % (_var(name), _shown(inputs.get(_var(name))))) for name in ("user", "group")
+            if _is_root(inputs.get(_var(name)))]
 
 
 def bind(inputs):

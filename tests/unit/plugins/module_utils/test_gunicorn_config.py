@@ -22,4 +22,3 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn
 )
 def test_read_literals(source, names, settings, not_literal):
     assert gunicorn_config.read_literals(source, names) == (settings, not_literal)
-

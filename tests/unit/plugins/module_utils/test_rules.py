@@ -102,6 +102,8 @@ CASES = [
         ["gunicorn_django_allow_public_bind"]),
     row("private-network address without the opt-in", v(bind="10.1.2.3:8000"), "bind", "not a loopback",
         ["gunicorn_django_allow_public_bind"]),
+    row("public bind with the opt-in given as the text false (-e ...=false)",
+        v(bind="0.0.0.0:8000", allow_public_bind="false"), "bind", "not a loopback"),
     row("bind without a port", v(bind="127.0.0.1"), "bind", "has no port"),
     row("bind with a port that is not a number", v(bind="127.0.0.1:notaport"), "bind",
         "is not a number from 1 to 65535"),
@@ -201,12 +203,14 @@ GOOD = [
      v(workers="auto", config_python="def post_fork(server, worker):\n    workers = 1  # local to the hook\n"
                                      "    server.log.info('worker %s forked', worker.pid)\n")),
     ("everything auto", v(workers="auto", threads="auto", worker_class="auto")),
-    ("unknown Gunicorn setting (the release's validate step knows the app's Gunicorn)", v(extra_settings={"worker": 4})),
+    ("unknown Gunicorn setting (the release's validate step asks the app's Gunicorn)",
+     v(extra_settings={"worker": 4})),
     ("config_python with a syntax error (gunicorn --check-config judges it)", v(config_python="def broken(:\n")),
     ("worker_class that does not exist (the canary boots it)", v(worker_class="nosuch")),
     ("unix socket bind", v(bind="unix:/run/mysite/gunicorn.sock")),
     ("IPv6 loopback bind with socket activation", v(bind="[::1]:8000", socket_activation=True)),
     ("public bind with the opt-in", v(bind="0.0.0.0:8000", allow_public_bind=True)),
+    ("public bind with the opt-in given as text (-e ...=yes)", v(bind="[::]:8000", allow_public_bind="yes")),
     ("threads with gthread", v(threads=4, worker_class="gthread")),
     ("numbers as digit strings", v(workers="3", timeout="30", timeout_stop_sec="45", backlog="2048")),
     ("logs under a read-write path", v(accesslog="/var/lib/mysite/log/../access.log", errorlog="-")),
@@ -234,7 +238,7 @@ def role_inputs(given, without=()):
     inputs = dict(DEFAULTS)
     inputs.update((name, value) for name, value in SAMPLE.items() if name not in without)
     inputs.update(given)
-    for _ in range(3):  # defaults refer to defaults (group -> user -> app_name)
+    for _depth in range(3):  # defaults refer to defaults (group -> user -> app_name)
         inputs = {name: _render(value, inputs) for name, value in inputs.items()}
     return inputs
 
@@ -267,9 +271,9 @@ def test_bad_input_is_refused_naming_the_variable(case):
             assert secret not in problem.message
 
 
-@pytest.mark.parametrize("given", [given for _, given in GOOD], ids=[name for name, _ in GOOD])
-def test_good_input_passes(given):
-    assert problems_of(given) == []
+@pytest.mark.parametrize("name, given", GOOD, ids=[name for name, given in GOOD])
+def test_good_input_passes(name, given):
+    assert problems_of(given) == [], name
 
 
 def test_every_problem_is_listed_at_once():
