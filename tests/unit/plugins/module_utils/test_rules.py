@@ -29,6 +29,7 @@ DEFAULTS = yaml.safe_load((ROOT / "roles/gunicorn_django/defaults/main.yml").rea
 SPECS = yaml.safe_load((ROOT / "roles/gunicorn_django/meta/argument_specs.yml").read_text(encoding="utf-8"))
 SAMPLE = yaml.safe_load((ROOT / "molecule/shared/sample_app_vars.yml").read_text(encoding="utf-8"))
 SAMPLE_SECRET = SAMPLE["gunicorn_django_secret_env"]["DJANGO_SECRET_KEY"]
+WIRING = yaml.safe_load((ROOT / "molecule/badinput/cases.yml").read_text(encoding="utf-8"))["badinput_cases"]
 
 # The test host after molecule/shared/prepare.yml.
 HOST_ACCOUNTS = {"root", "0", "mysite"}
@@ -112,7 +113,8 @@ CASES = [
         v(bind="localhost:8000", socket_activation=True), "bind", "takes no host names",
         ["gunicorn_django_socket_activation"]),
     row("public listener added through config_python (bypasses the bind checks)",
-        v(config_python='bind.append("0.0.0.0:8001")\n'), "config_python", "line 1: bind is changed with .append()"),
+        v(config_python='bind.append("0.0.0.0:8001")\n', env=env_plus(MYSITE_BADINPUT_RELEASE="2")), "config_python",
+        "line 1: bind is changed with .append()"),
     row("workers reassigned through config_python",
         v(config_python="def post_fork(server, worker):\n    workers = 1  # local to the hook: fine\nworkers = 50\n"),
         "config_python", "line 3: workers is assigned"),
@@ -274,6 +276,16 @@ def test_bad_input_is_refused_naming_the_variable(case):
 @pytest.mark.parametrize("name, given", GOOD, ids=[name for name, given in GOOD])
 def test_good_input_passes(name, given):
     assert problems_of(given) == [], name
+
+
+@pytest.mark.parametrize("case", WIRING, ids=[case["name"] for case in WIRING])
+def test_the_wiring_cases_agree_with_the_rules(case):
+    """molecule/badinput's preflight cases are refused here too; its later stages pass the rules."""
+    messages = " ".join(problem.message for problem in problems_of(case.get("vars", {}), case.get("without", ())))
+    if case["stage"] == "preflight":
+        assert all(name in messages for name in case["names"]), messages
+    elif case["stage"].startswith("release:"):
+        assert messages == ""
 
 
 def test_every_problem_is_listed_at_once():
