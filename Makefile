@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/djangoops/gunicorn
-SCENARIOS ?= default ssh facts rollback multi socket fleet tune
+# Longest first: two run at a time, so the short ones fill in at the end.
+SCENARIOS ?= rollback tune fleet ssh badinput socket multi default facts
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf

@@ -1,13 +1,7 @@
-"""Unit tests of the one gunicorn.conf.py reader and the managed settings."""
-import os
-
+"""Unit tests of the one gunicorn.conf.py reader."""
 import pytest
-import yaml
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
-
-ROLE_VARS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "gunicorn_django", "vars",
-                         "main.yml")
 
 
 @pytest.mark.parametrize(
@@ -28,9 +22,3 @@ ROLE_VARS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "rol
 )
 def test_read_literals(source, names, settings, not_literal):
     assert gunicorn_config.read_literals(source, names) == (settings, not_literal)
-
-
-def test_role_lists_the_same_managed_settings():
-    with open(ROLE_VARS, encoding="utf-8") as handle:
-        role_vars = yaml.safe_load(handle)
-    assert tuple(role_vars["_gunicorn_django_managed_settings"]) == gunicorn_config.MANAGED_SETTINGS
