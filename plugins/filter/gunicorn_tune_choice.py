@@ -30,9 +30,14 @@ options:
     type: dict
     default: {}
   options:
-    description: The tuning options (C(tie_pct) and the direction rules).
+    description: The tuning options, as given to P(djangoops.gunicorn.gunicorn_tune_next#filter).
     type: dict
     default: {}
+    suboptions:
+      tie_pct:
+        description: Throughput within this many percent of the best ties; ties go to fewer processes.
+        type: float
+        default: 5.0
 """
 
 EXAMPLES = r"""

@@ -42,9 +42,34 @@ options:
     type: dict
     default: {}
   options:
-    description: C(workers_step), C(max_steps), C(max_threads), C(min_gain_pct), C(tolerance_pct), C(tie_pct).
+    description: How the run moves and when a direction stops.
     type: dict
     default: {}
+    suboptions:
+      workers_step:
+        description: Workers added or removed per step.
+        type: int
+        default: 1
+      max_steps:
+        description: Steps at most in one direction of a phase.
+        type: int
+        default: 3
+      max_threads:
+        description: Threads per worker at most.
+        type: int
+        default: 16
+      min_gain_pct:
+        description: Throughput gain in percent an upward step needs to go on.
+        type: float
+        default: 5.0
+      tolerance_pct:
+        description: How much worse in percent p95 (and, downwards, throughput) may get before a direction stops.
+        type: float
+        default: 10.0
+      tie_pct:
+        description: Throughput within this many percent of the best ties (see P(djangoops.gunicorn.gunicorn_tune_choice#filter)).
+        type: float
+        default: 5.0
 """
 
 EXAMPLES = r"""
