@@ -70,7 +70,7 @@ check-home: ## Fail if this collection was installed into ~/.ansible/collections
 
 test: setup lint sanity unit build ee docs-site molecule compat check-home ## Everything CI runs
 
-demo: setup ## Boot a systemd test host and deploy the sample app on it
+demo: setup ## Boot a systemd test host, deploy the sample app, print its URL (127.0.0.1:DEMO_PORT, default 18000)
 	molecule converge -s demo
 	scripts/demo-info.sh
 
