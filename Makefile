@@ -116,4 +116,4 @@ docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs
 	python scripts/role_docs.py render
 
 clean: ## Remove build outputs (keeps the venv and images)
-	rm -rf .build/sanity .build/dist tests/output
+	rm -rf .build/sanity .build/sanity-compat .build/dist .build/ee .build/docsite tests/output
