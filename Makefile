@@ -38,7 +38,7 @@ lint: ## yamllint, ansible-lint (profile production), changelog, collection docs
 	yamllint -s .
 	ansible-lint
 	antsibull-changelog lint
-	antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
+	antsibull-docs --config-file .config/antsibull-docs.cfg lint-collection-docs --plugin-docs $(COLLECTION_LINK)
 	python scripts/role_docs.py check
 
 sanity: ## ansible-test sanity on a copy laid out as ansible_collections/djangoops/gunicorn

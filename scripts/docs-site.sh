@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 dest=.build/docsite
 rm -rf "$dest"
 mkdir -p "$dest"
-antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --sphinx-theme alabaster \
+antsibull-docs --config-file .config/antsibull-docs.cfg sphinx-init --use-current --squash-hierarchy --fail-on-error --sphinx-theme alabaster \
   --dest-dir "$dest" djangoops.gunicorn >/dev/null
+# antsibull-docs' log into .build, not ~/antsibull.log (build.sh runs from $dest).
+sed "s|\.build/antsibull\.log|$PWD/.build/antsibull.log|" .config/antsibull-docs.cfg >> "$dest/antsibull-docs.cfg"
 # No network here: intersphinx reads a local inventory of the docs.ansible.com labels the generated
 # pages refer to (the links still point to docs.ansible.com).
 python - "$dest/ansible_devel.inv" <<'PY'
