@@ -9,13 +9,19 @@ COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/djangoops/gunicorn
 # Longest first: two run at a time, so the short ones fill in at the end.
 SCENARIOS ?= rollback tune fleet ssh badinput socket multi default facts
+# The oldest supported controller (ansible-core 2.16), scripts/bootstrap-compat.sh.
+COMPAT_VENV := .venv-compat
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
+# Everything Ansible, ansible-lint and Molecule keep (collections, tmp, Molecule's instance state)
+# stays in the checkout: nothing lands in ~/.ansible/collections to shadow other installs.
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 
 .PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean \
+	compat compat-setup docs-site ee check-home \
 	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
 	bench-sizing
 
@@ -29,10 +35,11 @@ setup: ## Install the toolchain, the test-host images and the sample app's wheel
 	scripts/wheelhouse.sh
 	scripts/build-image.sh bookworm trixie
 
-lint: ## yamllint, ansible-lint (profile production), defaults/argument_specs/docs agreement
+lint: ## yamllint, ansible-lint (profile production), changelog, collection docs, defaults/argument_specs/docs agreement
 	yamllint -s .
 	ansible-lint
 	antsibull-changelog lint
+	antsibull-docs --config-file .config/antsibull-docs.cfg lint-collection-docs --plugin-docs $(COLLECTION_LINK)
 	python scripts/role_docs.py check
 
 sanity: ## ansible-test sanity on a copy laid out as ansible_collections/djangoops/gunicorn
@@ -47,9 +54,24 @@ build: ## Build the collection, install the tarball in a temp path, resolve it b
 molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default ...", MOLECULE_JOBS=2)
 	scripts/molecule-all.sh $(SCENARIOS)
 
-test: setup lint sanity unit build molecule ## Everything CI runs
+ee: ## Execution environments: introspect the built collection, render a build context (builds nothing)
+	scripts/ee-check.sh
 
-demo: setup ## Boot a systemd test host and deploy the sample app on it
+docs-site: ## Docsite of the collection (modules, roles, filters, playbooks) with antsibull-docs into .build/docsite
+	scripts/docs-site.sh
+
+compat-setup: ## .venv-compat: ansible-core 2.16 (the oldest supported controller) on Python 3.12
+	COMPAT_VENV=$(COMPAT_VENV) scripts/bootstrap-compat.sh
+
+compat: setup compat-setup ## ansible-core 2.16: sanity, unit tests and Molecule scenario compat
+	COMPAT_VENV=$(COMPAT_VENV) scripts/compat.sh
+
+check-home: ## Fail if this collection was installed into ~/.ansible/collections
+	scripts/check-home.sh
+
+test: setup lint sanity unit build ee docs-site molecule compat check-home ## Everything CI runs
+
+demo: setup ## Boot a systemd test host, deploy the sample app, print its URL (127.0.0.1:DEMO_PORT, default 18000)
 	molecule converge -s demo
 	scripts/demo-info.sh
 
@@ -95,4 +117,4 @@ docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs
 	python scripts/role_docs.py render
 
 clean: ## Remove build outputs (keeps the venv and images)
-	rm -rf .build/sanity .build/dist tests/output
+	rm -rf .build/sanity .build/sanity-compat .build/dist .build/ee .build/docsite tests/output

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-# wrk: the load generator of the gunicorn_loadtest tests and the benchmarks.
-APT_PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs git make rsync shellcheck wrk)
+# wrk: the load generator of the gunicorn_loadtest tests and the benchmarks; curl: make demo's check.
+APT_PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs git make rsync shellcheck wrk curl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -36,7 +36,8 @@ def write_role(root, defaults, options, role=ROLE, specs=None):
 
 def role_findings(tmp_path, defaults, options, **kwargs):
     write_role(tmp_path, defaults, options, **kwargs)
-    return [finding for finding in role_docs.run_check(tmp_path) if not finding.startswith("docs/")]
+    return [finding for finding in role_docs.run_check(tmp_path)
+            if not finding.startswith("docs/") and "/README.md: " not in finding]
 
 
 # --- a consistent role passes ------------------------------------------------------------
@@ -83,10 +84,11 @@ GOOD_OPTIONS = """\
 
 def test_consistent_role_passes_and_render_then_check_is_clean(tmp_path):
     write_role(tmp_path, GOOD_DEFAULTS, GOOD_OPTIONS)
-    assert role_docs.run_check(tmp_path) == ["docs/role.md: missing; run `python scripts/role_docs.py render`"]
-    assert role_docs.run_render(tmp_path) is True
+    assert role_docs.run_check(tmp_path) == ["docs/role.md: missing; run `python scripts/role_docs.py render`",
+                                             "roles/demo_role/README.md: missing; run `python scripts/role_docs.py render`"]
+    assert role_docs.run_render(tmp_path) == ["docs/role.md", "roles/demo_role/README.md"]
     assert role_docs.run_check(tmp_path) == []
-    assert role_docs.run_render(tmp_path) is False
+    assert role_docs.run_render(tmp_path) == []
 
 
 # --- each check failure --------------------------------------------------------------------
@@ -201,6 +203,9 @@ def test_check_failure(tmp_path, defaults, options, expected):
     pytest.param("demo_role_a: x\n", "demo_role_a: {description: A, default: x}\n", id="missing-type-with-str-default"),
     pytest.param("demo_role_a: !unsafe '{{ x }}'\n", "demo_role_a: {description: A, type: str, default: !unsafe '{{ x }}'}\n",
                  id="unsafe-tag"),
+    pytest.param("demo_role_a: '{{ demo_role_b | int + 15 }}'\ndemo_role_b: 1\n",
+                 "demo_role_a: {description: A, type: int}\ndemo_role_b: {description: B, type: int, default: 1}\n",
+                 id="computed-default-left-out-of-spec"),
 ])
 def test_check_passes(tmp_path, defaults, options):
     assert role_findings(tmp_path, defaults, options) == []
@@ -263,6 +268,78 @@ def test_description_text(description, expected):
     assert role_docs.description_text(description) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    pytest.param("P(djangoops.gunicorn.gunicorn_tune#role) runs it", "`djangoops.gunicorn.gunicorn_tune` runs it", id="P-role"),
+    pytest.param("O(djangoops.gunicorn.gunicorn_django#role:main:gunicorn_django_bind)", "`gunicorn_django_bind`",
+                 id="O-of-another-role"),
+    pytest.param("RV(ansible_facts.gunicorn=x)", "`ansible_facts.gunicorn=x`", id="RV-with-value"),
+    pytest.param("Above HORIZONTALLINE below", "Above --- below", id="horizontal-line"),
+    pytest.param("See R(the guide, some_label).", "See the guide.", id="R-rst-ref-as-text"),
+])
+def test_convert_markup_reads_all_of_ansible_markup(text, expected):
+    assert role_docs.convert_markup(text, ROLE) == expected
+
+
+@pytest.mark.parametrize("description, expected", [
+    pytest.param("Use C(unclosed", 'Cannot find closing ")"', id="unclosed"),
+    pytest.param("Like P(not_a_fqcn).", 'is not of the form FQCN#type', id="P-without-type"),
+    pytest.param("Set O(a:b:c:d).", "Invalid option/return value name", id="O-bad-name"),
+])
+def test_broken_markup_is_a_finding(tmp_path, description, expected):
+    options = "demo_role_a: {description: %r, type: int, default: 1}\n" % description
+    findings = role_findings(tmp_path, "demo_role_a: 1\n", options)
+    assert len(findings) == 1 and findings[0].startswith("roles/demo_role: demo_role_a: description markup: ")
+    assert expected in findings[0], findings
+    with pytest.raises(ValueError, match="While parsing"):
+        role_docs.convert_markup(description, ROLE)
+
+
+def test_readme_says_what_the_role_does_and_lists_its_variables(tmp_path):
+    specs = textwrap.dedent("""\
+        ---
+        argument_specs:
+          main:
+            short_description: Run C(demo) under systemd
+            description:
+              - First I(paragraph), see O(demo_role_port).
+              - Second one, with M(ansible.builtin.systemd).
+            options:
+              demo_role_port: {description: The B(port)., type: int, default: 8000}
+          rollback:
+            short_description: Go back to the last good C(release)
+            options: {}
+        """)
+    write_role(tmp_path, "demo_role_port: 8000\n", "", specs=specs)
+    assert role_docs.run_render(tmp_path) == ["docs/role.md", "roles/demo_role/README.md"]
+    readme = (tmp_path / "roles" / ROLE / "README.md").read_text(encoding="utf-8")
+    assert readme == textwrap.dedent("""\
+        # Role djangoops.gunicorn.demo_role
+
+        %s
+
+        Run `demo` under systemd.
+
+        First *paragraph*, see `demo_role_port`.
+
+        Second one, with `ansible.builtin.systemd`.
+
+        `ansible-doc -t role djangoops.gunicorn.demo_role` shows the same options.
+
+        Other entry points (same variables unless noted there):
+
+        - `rollback`: Go back to the last good `release`
+
+        ## Variables
+
+        | Variable | Type | Default | Required | Choices | Description |
+        |---|---|---|---|---|---|
+        | `demo_role_port` | int | `8000` | no |  | The **port**. |
+        """) % role_docs.README_HINT
+    (tmp_path / "roles" / ROLE / "README.md").write_text(readme.replace("8000", "9000"), encoding="utf-8")
+    assert role_docs.run_check(tmp_path) == [
+        "roles/demo_role/README.md: out of date; run `python scripts/role_docs.py render`"]
+
+
 @pytest.mark.parametrize("spec, expected", [
     pytest.param({"default": 30}, "`30`", id="int"),
     pytest.param({"default": False}, "`false`", id="bool"),
@@ -320,7 +397,8 @@ def test_render_changes_only_the_block_and_check_sees_staleness(tmp_path):
     assert role_docs.run_check(tmp_path) == []
     write_role(tmp_path, "demo_role_a: 1\n", "demo_role_a: {description: Changed, type: int, default: 1}\n")
     assert role_docs.run_check(tmp_path) == [
-        "docs/role.md: generated variables block is out of date; run `python scripts/role_docs.py render`"]
+        "docs/role.md: generated variables block is out of date; run `python scripts/role_docs.py render`",
+        "roles/demo_role/README.md: out of date; run `python scripts/role_docs.py render`"]
 
 
 def test_render_appends_block_to_doc_without_markers(tmp_path):
@@ -329,7 +407,8 @@ def test_render_appends_block_to_doc_without_markers(tmp_path):
     doc.parent.mkdir()
     doc.write_text("# Title\n\nProse.\n", encoding="utf-8")
     assert role_docs.run_check(tmp_path) == [
-        "docs/role.md: has no generated variables block; run `python scripts/role_docs.py render`"]
+        "docs/role.md: has no generated variables block; run `python scripts/role_docs.py render`",
+        "roles/demo_role/README.md: missing; run `python scripts/role_docs.py render`"]
     role_docs.run_render(tmp_path)
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("# Title\n\nProse.\n\n## Variables\n\n" + role_docs.BEGIN_MARKER)
@@ -345,7 +424,7 @@ def test_broken_markers(tmp_path, document, expected):
     doc = tmp_path / "docs" / "role.md"
     doc.parent.mkdir()
     doc.write_text(document.format(b=role_docs.BEGIN_MARKER, e=role_docs.END_MARKER), encoding="utf-8")
-    findings = role_docs.run_check(tmp_path)
+    findings = [finding for finding in role_docs.run_check(tmp_path) if "/README.md: " not in finding]
     assert len(findings) == 1 and findings[0].startswith("docs/role.md: ") and expected in findings[0]
     with pytest.raises(ValueError, match=expected):
         role_docs.run_render(tmp_path)
@@ -382,3 +461,4 @@ def test_render_refuses_unreadable_role(tmp_path, capsys):
     assert role_docs.main(["render", "--root", str(tmp_path)]) == 1
     assert "roles/demo_role: defaults/main.yml: cannot read:" in capsys.readouterr().err
     assert not (tmp_path / "docs" / "role.md").exists()
+    assert not (tmp_path / "roles" / ROLE / "README.md").exists()

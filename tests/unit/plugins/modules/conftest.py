@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
+
+try:
+    from ansible.module_utils import _internal  # ansible-core 2.19+
+except ImportError:  # 2.16-2.18 have no controller flag: module.warn() always returns the warning
+    _internal = None
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +24,8 @@ def target_side_module_utils(monkeypatch):
     * warnings and deprecations are kept in process-wide registries, so one test's warnings would
       show up in the next test's result.
     """
-    monkeypatch.setattr(_internal, "is_controller", False)
-    monkeypatch.setattr(warnings, "_global_warnings", {})
-    monkeypatch.setattr(warnings, "_global_deprecations", {})
+    if _internal is not None:
+        monkeypatch.setattr(_internal, "is_controller", False)
+    # Dicts since 2.19, lists before: start each test with an empty one of the same type.
+    monkeypatch.setattr(warnings, "_global_warnings", type(warnings._global_warnings)())
+    monkeypatch.setattr(warnings, "_global_deprecations", type(warnings._global_deprecations)())

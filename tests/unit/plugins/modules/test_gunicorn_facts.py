@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from core_compat import patch_module_args
 
 from ansible_collections.djangoops.gunicorn.plugins.modules import gunicorn_facts
 
