@@ -162,12 +162,13 @@ def effective_settings(given, proc_name, control_socket):
 
 
 def render(app_name, settings, extra_settings=None, python="", header=DEFAULT_HEADER):
-    """The text of gunicorn.conf.py: `settings` are effective_settings(), `extra_settings` further
-    Gunicorn settings (sorted by name, case-insensitively), `python` raw source appended last."""
+    """The text of gunicorn.conf.py: `header` comment lines first (a trailing newline or not),
+    `settings` from effective_settings(), `extra_settings` further Gunicorn settings (sorted by name,
+    case-insensitively), `python` raw source appended last."""
     def line(name):
         return "%s = %s\n" % (name, literal(settings[name]))
 
-    text = [header, "\n",
+    text = [header.rstrip("\n"), "\n",
             '# Gunicorn settings of the Django app "%s".\n' % app_name,
             "# No secrets here: they live in the root-owned EnvironmentFile of the unit.\n"]
     text.extend(line(name) for name in ("wsgi_app", "proc_name", "bind", "backlog"))

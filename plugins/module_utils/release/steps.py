@@ -188,4 +188,3 @@ class Steps:
                     break
                 self.host.sleep(next(delays))
         return failures
-

@@ -185,7 +185,7 @@ class Transaction(Steps):
         try:
             self.stage = "promote"
             self._promote(changed, live)
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             # A live file could not be written (a full disk): nothing was applied yet, so put
             # back the live files that were replaced and report it.
             failure = self._as_failure(exc)
@@ -201,7 +201,7 @@ class Transaction(Steps):
             self.stage = "health-gate"
             self.store.mark_applied()
             self._gate(action, state, before_workers)
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             # Whatever went wrong once the candidate is live (a failed step, systemctl or a
             # signal failing, a write error): roll back and record it.
             failure = self._as_failure(exc)
@@ -257,7 +257,7 @@ class Transaction(Steps):
             self._apply(plan.ACTION_RESOCKET if "socket" in restored else plan.ACTION_RESTART, self.state(), None)
             self._gate(plan.ACTION_RESTART, self.state(), [])
             return restored, True
-        except Exception as again:  # pylint: disable=broad-except
+        except Exception as again:
             again = self._as_failure(again)
             self.evidence.append("rollback: %s" % again.detail)
             self.evidence.extend(again.lines)
@@ -319,7 +319,7 @@ class Transaction(Steps):
                 if what != plan.RECOVER_KEEP_PREVIOUS:
                     self._keep(live, "interrupted release %s verified healthy" % release_id)
                 outcome = RECOVERY_OUTCOMES[what] % action if what == plan.RECOVER_APPLY else RECOVERY_OUTCOMES[what]
-            except Exception:  # pylint: disable=broad-except
+            except Exception:
                 lkg = self._last_known_good()
                 if lkg is None:
                     outcome = "unverified, no last-known-good to restore"

@@ -99,3 +99,10 @@ def test_effective_settings_fill_defaults_and_accept_templated_strings():
 ])
 def test_module_level_assignments(source, count):
     assert gunicorn_config.module_level_assignments(source, "workers") == count
+
+
+def test_render_takes_the_header_with_or_without_its_last_newline():
+    settings = gunicorn_config.effective_settings({"wsgi_app": "a:b", "bind": "127.0.0.1:8000"}, "gunicorn-a",
+                                                  "/run/gunicorn-a/gunicorn.ctl")
+    assert gunicorn_config.render("a", settings, header="#\n# Ansible managed\n#\n") == gunicorn_config.render(
+        "a", settings, header="#\n# Ansible managed\n#")

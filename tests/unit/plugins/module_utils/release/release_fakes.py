@@ -70,7 +70,8 @@ class FakeHost:
             return False
         settings = gunicorn_config.read_literals(config)[0]
         pid = self._pid()
-        self.master = {"pid": pid, "config": config, "workers": [self._pid() for _ in range(settings["workers"])]}
+        self.master = {"pid": pid, "config": config,
+                       "workers": [self._pid() for _worker in range(settings["workers"])]}
         self.failed = False
         return True
 
@@ -100,7 +101,7 @@ class FakeHost:
                 return 0, ""
             settings = gunicorn_config.read_literals(config)[0]
             self.master["config"] = config
-            self.master["workers"] = [self._pid() for _ in range(settings["workers"])]
+            self.master["workers"] = [self._pid() for _worker in range(settings["workers"])]
             return 0, ""
         if verb == "stop":
             self.master = None
@@ -198,12 +199,11 @@ class Harness:
         self.layout = app_layout.app_layout("mysite", str(tmp_path / "etc"), str(tmp_path / "state"),
                                             str(tmp_path / "systemd"))
         self.host = FakeHost(self.layout)
-        self.params = {"layout": self.layout, "health_checks": [{"path": "/healthz"}, {"path": "/items/",
-                                                                                          "contains": "Catalog"}],
+        checks = [{"path": "/healthz"}, {"path": "/items/", "contains": "Catalog"}]
+        self.params = {"layout": self.layout, "health_checks": checks,
                        "health_timeout": 30, "canary": True, "rollback": True, "history_size": 5,
                        "lock_timeout": 0, "sizing": {}, "canary_unit": "[Service]\n"}
         self.store = Store(self.layout["app_state_dir"], "root")
-        self.clock = 0
 
     def transaction(self, spec=None, files=None, **params):
         self.host.clock += 10  # each release starts in a later second
