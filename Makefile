@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/djangoops/gunicorn
-SCENARIOS ?= default facts rollback multi socket fleet tune
+SCENARIOS ?= default ssh facts rollback multi socket fleet tune
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf

@@ -11,8 +11,9 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # acl: become_user to the unprivileged service user; python3-venv: the app's venv;
 # python3-psutil: gunicorn_facts on the target (the role installs it too);
 # python3-packaging: ansible.builtin.pip; python3-apt: ansible.builtin.apt/package (the role
-# installs psutil through it; test hosts have no network to fetch python3-apt on first use).
-INCLUDE=python3,python3-venv,python3-psutil,python3-packaging,python3-apt,systemd,systemd-sysv,dbus,sudo,procps,iproute2,ca-certificates,acl,curl
+# installs psutil through it; test hosts have no network to fetch python3-apt on first use);
+# openssh-server: the scenarios that reach a host over SSH with become, as operators do.
+INCLUDE=python3,python3-venv,python3-psutil,python3-packaging,python3-apt,systemd,systemd-sysv,dbus,sudo,procps,iproute2,ca-certificates,acl,curl,openssh-server
 recipe_hash=$(sha256sum "$0" | cut -c1-16)
 
 build_one() {

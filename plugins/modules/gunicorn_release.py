@@ -327,6 +327,8 @@ directories_created:
   elements: str
 """
 
+import signal
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config, layout as app_layout
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
@@ -404,6 +406,11 @@ def desired_release(params, names, fail):
 
 
 def main():
+    # The release must finish even when the controller's connection drops: under SSH with become
+    # and a tty, the hang-up sends SIGHUP to the module, which would die mid-release (a HUPed
+    # config not yet gated, a canary left running). Output written to the dead connection at the
+    # end is lost; the release record on the host says what happened.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     module = AnsibleModule(
         argument_spec=argument_spec(),
         required_if=[("state", "present", ("config", "units"))],
