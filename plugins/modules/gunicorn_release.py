@@ -434,9 +434,6 @@ def main():
         fail("%s is true but units.canary is empty: give the canary unit or set canary to false"
              % label("canary"), "units.canary")
     host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"])
-    problems = host.problems()
-    if problems:
-        fail("; ".join("%s %s" % (label(option), text) for option, text in problems), problems[0][0])
     files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
     store = Store(names["app_state_dir"], params["group"], read_only=module.check_mode)
     transaction = Transaction(host, store, dict(
@@ -444,6 +441,14 @@ def main():
         canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
         lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
         canary_unit=(params["units"] or {}).get("canary")), files, spec)
+    problems = host.problems()
+    if problems:
+        message = "; ".join("%s %s" % (label(option), text) for option, text in problems)
+        if not module.check_mode and not host.directories_missing():
+            # An app released before: its records say why this release was refused.
+            failure = transaction.reject("preflight", message)
+            fail(message, problems[0][0], record=failure.result["record"], result="rejected")
+        fail(message, problems[0][0])
     paths = host.paths
     created = [] if module.check_mode else host.directories_missing()
     try:

@@ -121,6 +121,14 @@ class Transaction(Steps):
                 self.load_rollback_target(rollback_to)
             return self._run(kind)
 
+    def reject(self, step, detail):
+        """Record a release refused before it started (the host lacks what it needs): StepFailed."""
+        failure = StepFailed(step, detail)
+        with self.store.lock(self.p["lock_timeout"]):
+            self._record_failure({"kind": "deploy", "changed_files": [], "action": plan.ACTION_NONE, "reason": "",
+                                  "recovered": None, "rolled_back": False}, failure, None, False)
+        return failure
+
     # -- the transaction ------------------------------------------------------------------
 
     def _run(self, kind):
@@ -309,6 +317,10 @@ class Transaction(Steps):
                 live = self.live_files()
                 state = self.state()
                 pending.setdefault("candidate_settings", self.settings_of(live["config"]))
+                if "previous_settings" not in pending:
+                    # A pending.json of an earlier version: the previous release is last-known-good.
+                    kept = self._last_known_good()
+                    pending["previous_settings"] = self.settings_of(kept[0]["config"]) if kept else None
                 what, action = plan.recovery_plan(pending, plan.checksums(live), state["ActiveState"] == "active")
                 if what == plan.RECOVER_RESTORE:
                     raise StepFailed("recover", "the interrupted release %s left the service %s" % (

@@ -325,3 +325,24 @@ def test_signal_numbers_are_the_masters(app):
     started(app)
     app.deploy(config_spec(workers=3))
     assert (signal.SIGTTIN.name, app.host.master["pid"]) in app.host.calls
+
+
+def test_a_release_refused_before_it_starts_is_recorded(app):
+    started(app)
+    before = dict(app.host.files)
+    failure = app.transaction(config_spec(timeout=60)).reject("preflight", "venv /srv/x has no bin/gunicorn")
+    assert failure.result["record"]["result"] == "rejected" and failure.result["record"]["error"]["step"] == "preflight"
+    assert app.host.files == before
+
+
+def test_a_pending_file_of_an_earlier_version_recovers_with_a_reload(app):
+    """pending.json written before settings were recorded in it: the previous settings come from
+    last-known-good, so a config-only change is applied again with a HUP, not a restart."""
+    started(app)
+    transaction = app.transaction(config_spec(timeout=60))
+    live = transaction.live_files()
+    transaction._promote(["config"], live)
+    pending = app.store.read_pending()
+    del pending["candidate_settings"], pending["previous_settings"]
+    app.store.write_pending(pending)
+    assert app.deploy(config_spec(timeout=60))["recovered"]["outcome"] == "applied again (reload) and verified healthy"
