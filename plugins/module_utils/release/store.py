@@ -141,9 +141,15 @@ class Store:
         record), or None when the collection did not record that config."""
         if not config_checksum:
             return None
-        meta = fs.read_json(os.path.join(self.lkg, "meta.json"))
-        current = fs.read_json(self.path("current.json"))
-        for kept in (meta, current):
+        kept_records = []
+        for path in (os.path.join(self.lkg, "meta.json"), self.path("current.json")):
+            try:
+                kept_records.append(fs.read_json(path))
+            except fs.HostError:
+                # A damaged record is reported where it matters (reading last-known-good); here
+                # it only means the settings must be read from the config itself.
+                continue
+        for kept in kept_records:
             if isinstance(kept, dict) and (kept.get("checksums") or {}).get("config") == config_checksum:
                 config = kept.get("config") or {}
                 if isinstance(config.get("settings"), dict):

@@ -148,3 +148,12 @@ def test_the_candidate_is_readable_by_the_group_and_removed(store):
     assert sorted(os.listdir(path)) == ["app_env", "config", "secret_env", "socket", "unit"]
     store.remove_candidate()
     assert not os.path.exists(path)
+
+
+def test_a_damaged_record_only_means_unknown_settings(store):
+    store.keep("r1", OLD, "ok", 5, config={"settings": {"workers": 2}})
+    with open(os.path.join(store.lkg, "meta.json"), "w", encoding="utf-8") as handle:
+        handle.write("{truncated")
+    assert store.known_settings_of(plan.checksum(OLD["config"])) is None
+    with pytest.raises(store_module.fs.HostError, match="meta.json is not valid JSON"):
+        store.last_known_good()
