@@ -14,7 +14,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/shared/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean \
+.PHONY: help setup images lint sanity unit build molecule molecule-upgrade test demo demo-destroy docs bench-facts clean \
 	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
 	bench-sizing
 
@@ -45,6 +45,9 @@ build: ## Build the collection, install the tarball in a temp path, resolve it b
 
 molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default ...", MOLECULE_JOBS=2)
 	scripts/molecule-all.sh $(SCENARIOS)
+
+molecule-upgrade: ## Converge default with the collection at REF (default: main), then with this checkout: nothing may change
+	scripts/molecule-upgrade.sh $(or $(REF),main)
 
 test: setup lint sanity unit build molecule ## Everything CI runs
 
