@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Effective CPU and memory of this process: host, CPU affinity and cgroup v1/v2 limits.
+"""Effective CPU and memory of a service: host, CPU affinity, cgroup v1/v2 and systemd limits.
 
 Parsers take file contents and readers take a cgroup mount root, so tests feed them real
 files written to a temporary directory. In containers the limits of the cgroup, not the
-host's cores and RAM, are the real machine size (gunicorn #2028).
+host's cores and RAM, are the real machine size (gunicorn #2028). On a systemd host the
+service's own unit and slices may be smaller still (CPUQuota=, AllowedCPUs=, MemoryMax=):
+what counts is the cgroup of the service being sized, not the one of the process that reads
+it (over SSH that is a user session's scope).
 """
 
 from __future__ import annotations
@@ -191,14 +194,96 @@ def cgroup_memory_limit(root=DEFAULT_CGROUP_ROOT, proc_cgroup_text=None, host_to
     return min(found) if found else (None, None)
 
 
-def affinity_cpus():
-    """CPUs this process may run on (taskset, cpuset), or None where the OS cannot tell."""
+def affinity_cpus(pid=0):
+    """CPUs process `pid` (0: this one) may run on (taskset, cpuset), or None where the OS cannot
+    tell or the process is gone."""
     if not hasattr(os, "sched_getaffinity"):
         return None
     try:
-        return len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(pid))
     except OSError:
         return None
+
+
+# -- systemd's view of a unit and its slices ---------------------------------------------------
+
+SYSTEMD_PROPERTIES = ("CPUQuotaPerSecUSec", "AllowedCPUs", "MemoryMax", "MemoryHigh", "Slice", "MainPID")
+_TIMESPAN_UNITS = (("min", 60.0), ("ms", 1e-3), ("us", 1e-6), ("s", 1.0))
+ROOT_SLICE = "-.slice"
+
+
+def parse_systemd_cpu_quota(text):
+    """CPUQuotaPerSecUSec ("1.500000s", "500ms", "2s 500ms") as CPUs, None for infinity or empty."""
+    text = (text or "").strip()
+    if not text or text == "infinity":
+        return None
+    seconds = 0.0
+    for part in text.split():
+        for suffix, factor in _TIMESPAN_UNITS:
+            if part.endswith(suffix):
+                try:
+                    seconds += float(part[:-len(suffix)]) * factor
+                except ValueError:
+                    return None
+                break
+        else:
+            return None
+    return seconds if seconds > 0 else None
+
+
+def parse_systemd_bytes(text):
+    """MemoryMax= / MemoryHigh= as shown by systemctl (bytes or "infinity"), None when unlimited."""
+    text = (text or "").strip()
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if 0 < value < V1_MEMORY_UNLIMITED_FLOOR else None
+
+
+def parse_cpu_list(text):
+    """Number of CPUs in a list such as "0-3,6" (AllowedCPUs=, cpuset), None when empty or garbage."""
+    count = 0
+    for part in (text or "").replace(" ", ",").split(","):
+        if not part:
+            continue
+        first, _sep, last = part.partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            return None
+        if high < low:
+            return None
+        count += high - low + 1
+    return count or None
+
+
+def systemd_chain(show, unit, max_depth=8):
+    """[(name, properties)] of `unit` and each slice above it, from systemctl show.
+
+    `show(name)` returns the SYSTEMD_PROPERTIES of a unit as a dict (the module runs systemctl).
+    """
+    chain, name = [], unit
+    while name and len(chain) < max_depth and name not in [entry[0] for entry in chain]:
+        properties = show(name)
+        chain.append((name, properties))
+        if name == ROOT_SLICE:
+            break
+        name = properties.get("Slice") or (ROOT_SLICE if name.endswith(".slice") else None)
+    return chain
+
+
+def systemd_limits(chain):
+    """The tightest limit of each kind over a unit and its slices: {kind: (value, unit) or (None, None)}."""
+    parsers = {"cpu_quota": ("CPUQuotaPerSecUSec", parse_systemd_cpu_quota),
+               "allowed_cpus": ("AllowedCPUs", parse_cpu_list),
+               "memory_max": ("MemoryMax", parse_systemd_bytes),
+               "memory_high": ("MemoryHigh", parse_systemd_bytes)}
+    limits = {}
+    for kind, (prop, parse) in parsers.items():
+        found = [(parse(properties.get(prop)), name) for name, properties in chain]
+        found = [item for item in found if item[0] is not None]
+        limits[kind] = min(found) if found else (None, None)
+    return limits
 
 
 def _proc_cgroup_text(proc_cgroup_text):
@@ -207,20 +292,28 @@ def _proc_cgroup_text(proc_cgroup_text):
     return proc_cgroup_text
 
 
-def cpu_facts(root=DEFAULT_CGROUP_ROOT, proc_cgroup_text=None, logical=None, affinity=None):
-    """Effective CPUs = min(logical, affinity, cgroup quota), with the source of the minimum."""
+def cpu_facts(root=DEFAULT_CGROUP_ROOT, proc_cgroup_text=None, logical=None, affinity=None, systemd=None):
+    """Effective CPUs = min(logical, affinity, cgroup quota, systemd's quota and AllowedCPUs of the
+    unit and its slices), with the source of the minimum."""
     logical = logical if logical is not None else (os.cpu_count() or 1)
     affinity = affinity if affinity is not None else affinity_cpus()
     quota, quota_source = cgroup_cpu_quota(root, _proc_cgroup_text(proc_cgroup_text))
+    systemd = systemd or {}
+    systemd_quota, quota_unit = systemd.get("cpu_quota") or (None, None)
+    allowed, allowed_unit = systemd.get("allowed_cpus") or (None, None)
     effective, source = float(logical), "host"
-    if affinity is not None and affinity < effective:
-        effective, source = float(affinity), "affinity"
-    if quota is not None and quota < effective:
-        effective, source = quota, quota_source
+    for value, name in ((affinity, "affinity"), (quota, quota_source), (systemd_quota, "systemd"),
+                        (allowed, "systemd")):
+        if value is not None and value < effective:
+            effective, source = float(value), name
     return {
         "logical": logical,
         "affinity": affinity,
         "cgroup_quota": quota,
+        "systemd_quota": systemd_quota,
+        "systemd_quota_unit": quota_unit,
+        "allowed_cpus": allowed,
+        "allowed_cpus_unit": allowed_unit,
         "effective": effective,
         "source": source,
     }
@@ -232,17 +325,26 @@ def host_memory():
     return virtual.total, virtual.available, psutil.swap_memory().total
 
 
-def memory_facts(total, available, swap_total, root=DEFAULT_CGROUP_ROOT, proc_cgroup_text=None):
-    """Effective memory = min(host total, cgroup limit); available is capped at the limit."""
+def memory_facts(total, available, swap_total, root=DEFAULT_CGROUP_ROOT, proc_cgroup_text=None, systemd=None):
+    """Effective memory = min(host total, cgroup limit, systemd's MemoryMax= and MemoryHigh= of the
+    unit and its slices: above MemoryHigh the kernel throttles); available is capped at it."""
     limit, limit_source = cgroup_memory_limit(root, _proc_cgroup_text(proc_cgroup_text), total)
+    systemd = systemd or {}
+    memory_max, max_unit = systemd.get("memory_max") or (None, None)
+    memory_high, high_unit = systemd.get("memory_high") or (None, None)
     effective, source = total, "host"
-    if limit is not None and limit < total:
-        effective, source = limit, limit_source
+    for value, name in ((limit, limit_source), (memory_max, "systemd"), (memory_high, "systemd")):
+        if value is not None and value < effective:
+            effective, source = value, name
     return {
         "total_bytes": total,
         "available_bytes": min(available, effective),
         "swap_total_bytes": swap_total,
         "cgroup_limit_bytes": limit,
+        "systemd_max_bytes": memory_max,
+        "systemd_max_unit": max_unit,
+        "systemd_high_bytes": memory_high,
+        "systemd_high_unit": high_unit,
         "effective_bytes": effective,
         "source": source,
     }

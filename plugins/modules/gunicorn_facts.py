@@ -44,6 +44,9 @@ options:
       - The measured per-worker memory of that instance drives the memory limit; the memory of every other
         Gunicorn instance counts against the memory budget.
       - When omitted and exactly one instance runs, that instance is sized.
+      - The CPU and memory limits are those of this instance's service (its unit's and slices' C(CPUQuota=),
+        C(AllowedCPUs=), C(MemoryMax=), C(MemoryHigh=), its master's cgroup and affinity), or of the unit
+        named here when it is not running; see RV(ansible_facts.gunicorn.scope).
     type: str
   pidfile:
     description:
@@ -206,18 +209,37 @@ ansible_facts:
               type: int
               returned: always
             cgroup_quota:
-              description: Tightest cgroup CPU quota in CPUs (may be fractional); null when unlimited.
+              description: Tightest cgroup CPU quota in CPUs (may be fractional) of the cgroup read (see
+                RV(ansible_facts.gunicorn.scope)) and its ancestors; null when unlimited.
               type: float
               returned: always
+            systemd_quota:
+              description: Tightest C(CPUQuota=) of the service's unit and its slices, in CPUs; null when
+                none is set or no unit is known.
+              type: float
+              returned: always
+            systemd_quota_unit:
+              description: The unit or slice that sets RV(ansible_facts.gunicorn.cpu.systemd_quota).
+              type: str
+              returned: always
+            allowed_cpus:
+              description: Fewest CPUs in C(AllowedCPUs=) of the service's unit and its slices; null when unset.
+              type: int
+              returned: always
+            allowed_cpus_unit:
+              description: The unit or slice that sets RV(ansible_facts.gunicorn.cpu.allowed_cpus).
+              type: str
+              returned: always
             effective:
-              description: The smallest of the logical CPUs, the affinity and the cgroup quota.
+              description: The smallest of the logical CPUs, the affinity, the cgroup quota and systemd's
+                quota and C(AllowedCPUs=).
               type: float
               returned: always
             source:
               description: Which value is the effective one.
               type: str
               returned: always
-              choices: [host, affinity, cgroup_v1, cgroup_v2]
+              choices: [host, affinity, cgroup_v1, cgroup_v2, systemd]
         memory:
           description: Effective memory of the target.
           returned: always
@@ -246,15 +268,82 @@ ansible_facts:
               description: Tightest cgroup memory limit; null when unlimited or not below the host RAM.
               type: int
               returned: always
+            systemd_max_bytes:
+              description: Tightest C(MemoryMax=) of the service's unit and its slices; null when unset.
+              type: int
+              returned: always
+            systemd_max_unit:
+              description: The unit or slice that sets RV(ansible_facts.gunicorn.memory.systemd_max_bytes).
+              type: str
+              returned: always
+            systemd_high_bytes:
+              description: Tightest C(MemoryHigh=) (where the kernel starts to throttle) of the service's unit
+                and its slices; null when unset.
+              type: int
+              returned: always
+            systemd_high_unit:
+              description: The unit or slice that sets RV(ansible_facts.gunicorn.memory.systemd_high_bytes).
+              type: str
+              returned: always
             effective_bytes:
-              description: The smaller of the host RAM and the cgroup limit.
+              description: The smallest of the host RAM, the cgroup limit and systemd's C(MemoryMax=) and
+                C(MemoryHigh=).
               type: int
               returned: always
             source:
               description: Which value is the effective one.
               type: str
               returned: always
-              choices: [host, cgroup_v1, cgroup_v2]
+              choices: [host, cgroup_v1, cgroup_v2, systemd]
+        scope:
+          description:
+            - Whose limits were read. The service being sized (the instance matched by O(app) or
+              O(pidfile)) - its unit and slices as systemd reports them, its master's cgroup and CPU
+              affinity. Only when no service is known does the module read its own process's, which
+              over SSH is a user session's, not the service's.
+          returned: always
+          type: dict
+          sample:
+            kind: service
+            unit: gunicorn-mysite.service
+            pid: 4242
+            slices: [system.slice, "-.slice"]
+            cgroup_v2: /system.slice/gunicorn-mysite.service
+            cgroup_v1_cpu: null
+            cgroup_v1_memory: null
+          contains:
+            kind:
+              description: C(service) (a running service), C(unit) (a known unit that is not running - its
+                systemd limits apply, the cgroup is read from the module's own process) or C(self) (no
+                service known).
+              type: str
+              returned: always
+              choices: [service, unit, self]
+            unit:
+              description: The service's unit; null for C(self).
+              type: str
+              returned: always
+            pid:
+              description: The process whose cgroup and affinity were read (the master), or the module's own.
+              type: int
+              returned: always
+            slices:
+              description: The slices above the unit, innermost first.
+              type: list
+              elements: str
+              returned: always
+            cgroup_v2:
+              description: Path of the cgroup read in the unified hierarchy, null where there is none.
+              type: str
+              returned: always
+            cgroup_v1_cpu:
+              description: Path of the cgroup read in the v1 cpu hierarchy, null where there is none.
+              type: str
+              returned: always
+            cgroup_v1_memory:
+              description: Path of the cgroup read in the v1 memory hierarchy, null where there is none.
+              type: str
+              returned: always
         instances:
           description: Running Gunicorn instances, by master PID.
           returned: always
@@ -432,6 +521,7 @@ ansible_facts:
               returned: always
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -485,6 +575,52 @@ def select_instance(instances, pidfile_pid, params, warnings):
     return instances[0] if len(instances) == 1 else None
 
 
+def systemctl_show(module, unit):
+    """The properties host_limits reads of a unit, or {} where systemctl cannot tell."""
+    args = ["systemctl", "show", unit]
+    for prop in host_limits.SYSTEMD_PROPERTIES:
+        args.extend(["--property", prop])
+    rc, out, _err = module.run_command(args)
+    if rc != 0:
+        return {}
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def limits_scope(module, params, target):
+    """Whose limits size the workers: the service's (its unit's and slices' systemd limits, its master's
+    cgroup and affinity), or this module's own process where no service is known (over SSH that is a
+    user session, whose limits are not the service's)."""
+    unit = (target or {}).get("unit")
+    if not unit and params["app"] and params["app"].endswith(".service"):
+        unit = params["app"]
+    scope = {"kind": "self", "unit": None, "pid": os.getpid(), "slices": [], "systemd": {}}
+    if unit and module.get_bin_path("systemctl"):
+        chain = host_limits.systemd_chain(lambda name: systemctl_show(module, name), unit)
+        if chain and chain[0][1]:
+            main_pid = int(chain[0][1].get("MainPID") or 0)
+            pid = target["master_pid"] if target else main_pid
+            scope.update(kind="service" if pid else "unit", unit=unit, pid=pid or None,
+                         slices=[name for name, _properties in chain[1:]],
+                         systemd=host_limits.systemd_limits(chain))
+    pid = scope["pid"] if scope["kind"] != "unit" else None
+    text = host_limits.read_text("/proc/%d/cgroup" % pid) if pid else None
+    if text is None:
+        # The unit is not running: its systemd limits apply, and the cgroup is read from here.
+        text = host_limits.read_text(host_limits.PROC_SELF_CGROUP) or ""
+        pid = None
+    scope["proc_cgroup_text"] = text
+    scope["affinity"] = host_limits.affinity_cpus(pid or 0)
+    scope["cgroup"] = host_limits.parse_proc_cgroup(text)
+    return scope
+
+
+def public_scope(scope):
+    cgroup = scope["cgroup"]
+    return {"kind": scope["kind"], "unit": scope["unit"], "pid": scope["pid"], "slices": scope["slices"],
+            "cgroup_v2": cgroup["v2"], "cgroup_v1_cpu": (cgroup["v1"].get("cpu") or (None, None))[1],
+            "cgroup_v1_memory": (cgroup["v1"].get("memory") or (None, None))[1]}
+
+
 def check_params(params):
     """Checks of options sizing.recommend() does not see in this form (it checks the rest)."""
     if params["expected_worker_memory_mb"] < 1:
@@ -504,13 +640,15 @@ def main():
     if error:
         module.fail_json(msg=error)
 
-    cpu = host_limits.cpu_facts(root=params["cgroup_root"])
-    total, available, swap_total = host_limits.host_memory()
-    memory = host_limits.memory_facts(total, available, swap_total, root=params["cgroup_root"])
     instances, pidfile_pid = gunicorn_procs.discover_instances(params["pidfile"])
-
     selection_warnings = []
     target = select_instance(instances, pidfile_pid, params, selection_warnings)
+    scope = limits_scope(module, params, target)
+    cpu = host_limits.cpu_facts(root=params["cgroup_root"], proc_cgroup_text=scope["proc_cgroup_text"],
+                                affinity=scope["affinity"], systemd=scope["systemd"])
+    total, available, swap_total = host_limits.host_memory()
+    memory = host_limits.memory_facts(total, available, swap_total, root=params["cgroup_root"],
+                                      proc_cgroup_text=scope["proc_cgroup_text"], systemd=scope["systemd"])
     for instance in instances:
         instance["sized"] = instance is target
     measured = target["memory"]["worker_max_bytes"] if target else None
@@ -539,7 +677,8 @@ def main():
     for warning in recommendation["warnings"]:
         module.warn(warning)
     module.exit_json(changed=False, ansible_facts={"gunicorn": {
-        "cpu": cpu, "memory": memory, "instances": instances, "recommendation": recommendation}})
+        "cpu": cpu, "memory": memory, "scope": public_scope(scope), "instances": instances,
+        "recommendation": recommendation}})
 
 
 if __name__ == "__main__":

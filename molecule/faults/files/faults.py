@@ -354,7 +354,8 @@ class Suite:
             # Let sshd notice the dead connection and hang up the session before the module goes on.
             time.sleep(2)
             # The hang-up may already have woken the module (the kernel sends SIGCONT with SIGHUP to a
-            # stopped, orphaned process group), or killed it: then there is nothing to let go on.
+            # stopped, orphaned process group), which may be done by now; or it killed the module. The
+            # record below tells which: only a module that lived on finishes the release.
             alive = bool(seen.get("pid")) and self.sh("kill -0 %d" % seen["pid"], check=False).returncode == 0
             if alive:
                 self.on_host("signal", str(seen["pid"]), "SIGCONT")
@@ -362,7 +363,6 @@ class Suite:
             self.check("%s: reached, and the connection dropped" % label,
                        seen.get("hit") is True and bool(dropped) and result["rc"] != 0,
                        json.dumps({"seen": seen, "ssh_pids": dropped, "rc": result["rc"]}))
-            self.check("%s: the module survived the hang-up" % label, alive, "the module was gone 2 s after the drop")
             finished = self.wait_lock_free()
             mid = self.state()
             self.check("%s: the lock is released (no module left running)" % label, finished, json.dumps(mid["lock"]))
@@ -374,8 +374,8 @@ class Suite:
                                    "last": last.get("result"), "pending": mid["pending"]}))
             self.check_healthy(label, mid, keepalive=new)
             rerun = self.rerun_and_check(label, new, expect="unchanged")
-            self.summary.setdefault("ssh_drop", []).append({"point": point, "ssh_pids": len(dropped),
-                                                             "rerun": rerun["result"]})
+            self.summary.setdefault("ssh_drop", []).append(
+                {"point": point, "ssh_pids": len(dropped), "running_after_drop": alive, "rerun": rerun["result"]})
 
     # == case 3 ================================================================================
 

@@ -121,7 +121,9 @@ def test_cgroup_v2_quota_on_a_64_core_host(tmp_path):
     write(tmp_path, "cgroup.controllers", "cpu memory pids")
     write(tmp_path, "system.slice/app.service/cpu.max", "200000 100000")
     cpu = cpu_facts(str(tmp_path), "0::/system.slice/app.service\n", logical=64, affinity=64)
-    assert cpu == {"logical": 64, "affinity": 64, "cgroup_quota": 2.0, "effective": 2.0, "source": "cgroup_v2"}
+    assert cpu == {"logical": 64, "affinity": 64, "cgroup_quota": 2.0, "systemd_quota": None,
+                   "systemd_quota_unit": None, "allowed_cpus": None, "allowed_cpus_unit": None, "effective": 2.0,
+                   "source": "cgroup_v2"}
 
 
 def test_cgroup_v2_parent_quota_limits_the_child(tmp_path):
@@ -152,7 +154,9 @@ def test_cgroup_v1_quota_and_memory_limit(tmp_path):
     assert (cpu["cgroup_quota"], cpu["effective"], cpu["source"]) == (1.5, 1.5, "cgroup_v1")
     memory = memory_facts(64 * GIB, 60 * GIB, GIB, str(tmp_path), proc_text)
     assert memory == {"total_bytes": 64 * GIB, "available_bytes": 2 * GIB, "swap_total_bytes": GIB,
-                      "cgroup_limit_bytes": 2 * GIB, "effective_bytes": 2 * GIB, "source": "cgroup_v1"}
+                      "cgroup_limit_bytes": 2 * GIB, "systemd_max_bytes": None, "systemd_max_unit": None,
+                      "systemd_high_bytes": None, "systemd_high_unit": None, "effective_bytes": 2 * GIB,
+                      "source": "cgroup_v1"}
 
 
 def test_cgroup_v1_single_controller_mounts_and_podman_fallback(tmp_path):
@@ -173,7 +177,8 @@ def test_unlimited_cgroups_leave_the_host_values(tmp_path):
     write(tmp_path, "memory/memory.limit_in_bytes", "9223372036854771712")
     proc_text = "4:memory:/\n1:cpu:/\n"
     assert cpu_facts(str(tmp_path), proc_text, logical=2, affinity=2) == {
-        "logical": 2, "affinity": 2, "cgroup_quota": None, "effective": 2.0, "source": "host"}
+        "logical": 2, "affinity": 2, "cgroup_quota": None, "systemd_quota": None, "systemd_quota_unit": None,
+        "allowed_cpus": None, "allowed_cpus_unit": None, "effective": 2.0, "source": "host"}
     memory = memory_facts(24 * GIB, 23 * GIB, 0, str(tmp_path), proc_text)
     assert (memory["cgroup_limit_bytes"], memory["effective_bytes"], memory["source"]) == (None, 24 * GIB, "host")
 
@@ -206,8 +211,126 @@ def test_this_machine():
     cpu = cpu_facts()
     assert cpu["logical"] == os.cpu_count()
     assert 0 < cpu["effective"] <= cpu["logical"]
-    assert cpu["source"] in ("host", "affinity", "cgroup_v1", "cgroup_v2")
+    assert cpu["source"] in ("host", "affinity", "cgroup_v1", "cgroup_v2", "systemd")
     total, available, swap = host_limits.host_memory()
     memory = memory_facts(total, available, swap)
     assert 0 < memory["effective_bytes"] <= total
     assert memory["available_bytes"] <= memory["effective_bytes"]
+
+
+@pytest.mark.parametrize("text, cpus", [
+    ("1.500000s", 1.5),
+    ("500ms", 0.5),
+    ("2s 500ms", 2.5),
+    ("1min", 60.0),
+    ("250000us", 0.25),
+    ("infinity", None),
+    ("", None),
+    (None, None),
+    ("1.5x", None),
+])
+def test_parse_systemd_cpu_quota(text, cpus):
+    assert host_limits.parse_systemd_cpu_quota(text) == cpus
+
+
+@pytest.mark.parametrize("text, value", [
+    ("805306368", 805306368),
+    ("infinity", None),
+    ("", None),
+    ("0", None),
+    ("18446744073709551615", None),
+])
+def test_parse_systemd_bytes(text, value):
+    assert host_limits.parse_systemd_bytes(text) == value
+
+
+@pytest.mark.parametrize("text, count", [
+    ("0-3", 4), ("0-1,3", 3), ("5", 1), ("0 2", 2), ("", None), (None, None), ("3-1", None), ("a-b", None),
+])
+def test_parse_cpu_list(text, count):
+    assert host_limits.parse_cpu_list(text) == count
+
+
+def fake_show(units):
+    def show(name):
+        return units.get(name, {})
+    return show
+
+
+def test_systemd_chain_walks_the_slices_up_to_the_root():
+    units = {
+        "gunicorn-mysite.service": {"Slice": "apps-web.slice", "CPUQuotaPerSecUSec": "infinity"},
+        "apps-web.slice": {"Slice": "apps.slice"},
+        "apps.slice": {"Slice": "-.slice"},
+        "-.slice": {"Slice": ""},
+    }
+    chain = host_limits.systemd_chain(fake_show(units), "gunicorn-mysite.service")
+    assert [name for name, _props in chain] == ["gunicorn-mysite.service", "apps-web.slice", "apps.slice", "-.slice"]
+
+
+def test_systemd_chain_stops_on_a_loop():
+    units = {"a.service": {"Slice": "b.slice"}, "b.slice": {"Slice": "b.slice"}}
+    assert [name for name, _p in host_limits.systemd_chain(fake_show(units), "a.service")] == ["a.service", "b.slice"]
+
+
+def test_systemd_limits_take_the_tightest_of_the_unit_and_its_slices():
+    chain = [
+        ("gunicorn-mysite.service", {"CPUQuotaPerSecUSec": "1.500000s", "MemoryMax": "805306368",
+                                     "MemoryHigh": "infinity", "AllowedCPUs": ""}),
+        ("system.slice", {"CPUQuotaPerSecUSec": "infinity", "MemoryMax": str(512 * 1024 * 1024),
+                          "MemoryHigh": "infinity", "AllowedCPUs": "0"}),
+    ]
+    assert host_limits.systemd_limits(chain) == {
+        "cpu_quota": (1.5, "gunicorn-mysite.service"),
+        "allowed_cpus": (1, "system.slice"),
+        "memory_max": (512 * 1024 * 1024, "system.slice"),
+        "memory_high": (None, None),
+    }
+
+
+def test_systemd_limits_of_the_service_beat_the_host_and_the_container():
+    """A unit with CPUQuota=150% and MemoryMax=768M in a 2-CPU / 2 GiB container."""
+    systemd = host_limits.systemd_limits([("gunicorn-mysite.service", {
+        "CPUQuotaPerSecUSec": "1.500000s", "MemoryMax": str(768 * 1024 * 1024), "MemoryHigh": "infinity",
+        "AllowedCPUs": ""})])
+    cpu = cpu_facts("/nonexistent", "", logical=8, affinity=2, systemd=systemd)
+    assert (cpu["effective"], cpu["source"], cpu["systemd_quota_unit"]) == (1.5, "systemd", "gunicorn-mysite.service")
+    memory = memory_facts(2 * GIB, GIB, 0, "/nonexistent", "", systemd=systemd)
+    assert (memory["effective_bytes"], memory["source"]) == (768 * 1024 * 1024, "systemd")
+    assert memory["available_bytes"] == 768 * 1024 * 1024
+
+
+def test_memory_high_throttles_below_memory_max():
+    systemd = host_limits.systemd_limits([("app.service", {"MemoryMax": str(GIB), "MemoryHigh": str(GIB // 2)})])
+    memory = memory_facts(4 * GIB, 3 * GIB, 0, "/nonexistent", "", systemd=systemd)
+    assert (memory["effective_bytes"], memory["systemd_high_unit"]) == (GIB // 2, "app.service")
+
+
+def test_affinity_of_a_process_that_is_gone():
+    assert host_limits.affinity_cpus(2 ** 22 + 7) is None
+    assert host_limits.affinity_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_the_real_cgroup_v2_hierarchy_of_this_machine():
+    """Read the kernel's own unified hierarchy, not files written by a test.
+
+    Where the cpu and memory controllers are bound to cgroup v1 (hybrid hosts such as these test
+    machines), the unified tree has no cpu.max or memory.max to set: then this checks that the
+    reader finds the mount and this process's own cgroup in it, and reports no v2 limit.
+    """
+    root = host_limits.DEFAULT_CGROUP_ROOT
+    mount = host_limits._v2_mount(root)
+    if mount is None:
+        pytest.skip("no cgroup v2 hierarchy is mounted under %s" % root)
+    text = host_limits.read_text(host_limits.PROC_SELF_CGROUP)
+    layout = host_limits.parse_proc_cgroup(text)
+    assert layout["v2"] is not None
+    leaf = host_limits.cgroup_dirs(mount, layout["v2"])[0]
+    assert str(os.getpid()) in host_limits.read_text(os.path.join(leaf, "cgroup.procs")).split()
+    controllers = (host_limits.read_text(os.path.join(mount, "cgroup.controllers")) or "").split()
+    _quota, source = host_limits.cgroup_cpu_quota(root, text)
+    _limit, limit_source = host_limits.cgroup_memory_limit(root, text, host_total=2 ** 50)
+    if "cpu" not in controllers:
+        assert source != "cgroup_v2"
+    if "memory" not in controllers:
+        assert limit_source != "cgroup_v2"

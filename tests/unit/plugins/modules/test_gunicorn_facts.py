@@ -21,10 +21,12 @@ from ansible_collections.djangoops.gunicorn.plugins.modules import gunicorn_fact
 psutil = pytest.importorskip("psutil", reason="psutil is required by gunicorn_facts")
 
 GIB = 1024 ** 3
-FACT_KEYS = {"cpu", "memory", "instances", "recommendation"}
-CPU_KEYS = {"logical", "affinity", "cgroup_quota", "effective", "source"}
-MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_limit_bytes", "effective_bytes",
-               "source"}
+FACT_KEYS = {"cpu", "memory", "scope", "instances", "recommendation"}
+CPU_KEYS = {"logical", "affinity", "cgroup_quota", "systemd_quota", "systemd_quota_unit", "allowed_cpus",
+            "allowed_cpus_unit", "effective", "source"}
+MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_limit_bytes", "systemd_max_bytes",
+               "systemd_max_unit", "systemd_high_bytes", "systemd_high_unit", "effective_bytes", "source"}
+SCOPE_KEYS = {"kind", "unit", "pid", "slices", "cgroup_v2", "cgroup_v1_cpu", "cgroup_v1_memory"}
 RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "busy_fraction",
                        "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
                        "other_instances_memory_bytes", "reasons", "warnings"}
@@ -68,6 +70,7 @@ def test_facts_have_the_documented_keys(capsys):
     facts = result["ansible_facts"]["gunicorn"]
     assert set(facts) == FACT_KEYS
     assert set(facts["cpu"]) == CPU_KEYS and set(facts["memory"]) == MEMORY_KEYS
+    assert set(facts["scope"]) == SCOPE_KEYS
     assert set(facts["recommendation"]) == RECOMMENDATION_KEYS
     assert set(facts["recommendation"]["limits"]) == {"cpu", "memory", "database", "explicit_max"}
     assert facts["recommendation"]["worker_class"] == "gthread"
@@ -177,3 +180,30 @@ def test_runs_as_a_subprocess_with_an_args_file(tmp_path, small_cgroup):
     recommendation = json.loads(output)["ansible_facts"]["gunicorn"]["recommendation"]
     assert recommendation["limits"]["cpu"] == 2      # floor(1.5) + 1
     assert recommendation["busy_fraction"] == 1.0
+
+
+def test_without_a_known_service_the_module_reads_its_own_cgroup(capsys, small_cgroup):
+    scope = run_module(capsys, cgroup_root=small_cgroup, app="no-such-app-here")["ansible_facts"]["gunicorn"]["scope"]
+    assert (scope["kind"], scope["unit"], scope["pid"]) == ("self", None, os.getpid())
+
+
+def test_a_unit_that_is_not_running_still_gives_its_systemd_limits(capsys, small_cgroup, monkeypatch):
+    units = {
+        "gunicorn-shop.service": {"Slice": "system.slice", "MainPID": "0", "CPUQuotaPerSecUSec": "500ms",
+                                  "MemoryMax": str(768 * 1024 * 1024), "MemoryHigh": "infinity", "AllowedCPUs": ""},
+        "system.slice": {"Slice": "-.slice", "MemoryMax": "infinity"},
+        "-.slice": {},
+    }
+
+    def run_command(self, args, **_kwargs):
+        assert args[:2] == ["systemctl", "show"]
+        props = units.get(args[2], {})
+        return 0, "".join("%s=%s\n" % item for item in props.items()), ""
+
+    monkeypatch.setattr(gunicorn_facts.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(gunicorn_facts.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/bin/" + name)
+    facts = run_module(capsys, cgroup_root=small_cgroup, app="gunicorn-shop.service")["ansible_facts"]["gunicorn"]
+    assert (facts["scope"]["kind"], facts["scope"]["unit"], facts["scope"]["slices"]) == (
+        "unit", "gunicorn-shop.service", ["system.slice", "-.slice"])
+    assert (facts["cpu"]["effective"], facts["cpu"]["source"]) == (0.5, "systemd")
+    assert (facts["memory"]["effective_bytes"], facts["memory"]["source"]) == (768 * 1024 * 1024, "systemd")
