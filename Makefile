@@ -20,8 +20,8 @@ export PYTHONPATH := $(COLLECTIONS)
 # stays in the checkout: nothing lands in ~/.ansible/collections to shadow other installs.
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 
-.PHONY: help setup images lint sanity unit build molecule test demo demo-destroy docs bench-facts clean \
-	compat compat-setup docs-site ee check-home \
+.PHONY: help setup images lint sanity unit build molecule molecule-upgrade test demo demo-destroy docs bench-facts \
+	clean compat compat-setup docs-site ee check-home \
 	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
 	bench-sizing
 
@@ -56,6 +56,9 @@ molecule: ## Molecule scenarios on real systemd test hosts (SCENARIOS="default .
 
 ee: ## Execution environments: introspect the built collection, render a build context (builds nothing)
 	scripts/ee-check.sh
+
+molecule-upgrade: ## Converge default with the collection at REF (default: main), then with this checkout: nothing may change
+	scripts/molecule-upgrade.sh $(or $(REF),main)
 
 docs-site: ## Docsite of the collection (modules, roles, filters, playbooks) with antsibull-docs into .build/docsite
 	scripts/docs-site.sh

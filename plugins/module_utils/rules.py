@@ -3,10 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every preflight rule of the role gunicorn_django, as pure functions.
 
-`check(inputs, host)` takes the role's public variables (a mapping by variable name, with the
-values as Ansible hands them over: a computed number may arrive as a digit string) and the results
-of the role's read-only look-ups on the host, and returns every problem as a Problem(variable,
-message). Each message names the variable to fix; none shows a value of gunicorn_django_env or
+`check(inputs)` takes the role's public variables (a mapping by variable name, with the values
+as Ansible hands them over: a computed number may arrive as a digit string) and returns every
+problem as a Problem(variable, message). Each message names the variable to fix; none shows a value of gunicorn_django_env or
 gunicorn_django_secret_env. No rule raises on a value of the wrong type: the type rule reports it
 and the rules that need that value skip it. Standard library only.
 """
@@ -405,47 +404,17 @@ def environments(inputs):
     return problems
 
 
-def host_accounts(inputs, host):
-    """The service user and group must exist unless the role creates them (getent look-ups)."""
-    if _flag(inputs.get(_var("create_user"))):
-        return []
-    problems = []
-    for name in ("user", "group"):
-        value = inputs.get(_var(name))
-        if host.get(name + "_exists") is False and not _is_root(value):
-            problems.append(Problem(_var(name), "%s %s does not exist on the host: create the account first, or "
-                                    "set gunicorn_django_create_user: true." % (_var(name), _shown(value))))
-    return problems
-
-
-def host_paths(inputs, host):
-    problems = []
-    if host.get("gunicorn_executable") is False:
-        problems.append(Problem(_var("venv"), (
-            "%s/bin/gunicorn is missing: install gunicorn into the virtualenv named by gunicorn_django_venv (with "
-            "the app's own requirements)." % inputs.get(_var("venv")))))
-    if host.get("app_dir_is_dir") is False:
-        problems.append(Problem(_var("app_dir"), (
-            "gunicorn_django_app_dir (%s) is not a directory on the host: it must hold the app's code (the "
-            "service's working directory)." % _shown(inputs.get(_var("app_dir"))))))
-    return problems
-
-
 INPUT_RULES = (container_types, identity, non_root_accounts, bind, sizing, timeouts, recycling, read_write_paths,
                log_targets, extra_settings, config_python, health_checks, environments)
-HOST_RULES = (host_accounts, host_paths)
 
 
-def check(inputs, host=None):
-    """Every problem of the role's variables `inputs` and the host facts `host`, in the order of the rules.
+def check(inputs):
+    """Every problem of the role's variables `inputs`, in the order of the rules.
 
-    `host` may hold user_exists, group_exists, gunicorn_executable (bin/gunicorn of the venv) and
-    app_dir_is_dir; a fact that is missing or None was not looked up and is not judged.
+    What only the host can tell (the service account exists, the app directory and the virtualenv's
+    gunicorn are there) is checked by the release module on the host, in the same run as the release.
     """
-    host = host or {}
     problems = []
     for rule in INPUT_RULES:
         problems.extend(rule(inputs))
-    for rule in HOST_RULES:
-        problems.extend(rule(inputs, host))
     return problems

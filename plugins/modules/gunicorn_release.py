@@ -14,236 +14,249 @@ description:
   - Runs one release of a Gunicorn service as a transaction on the host, so that a bad change is
     stopped before it goes live or rolled back within seconds, even if the controller's connection
     drops mid-deploy.
-  - Validates the candidate files in the app's real context (C(gunicorn --check-config) as the
-    service user, in its working directory, with its environment files, through C(systemd-run)),
-    checks the bind address (a port taken by another process, an invalid port), then boots the
+  - Renders C(gunicorn.conf.py) itself from O(config) (structured settings), and takes the systemd
+    units and environment files as they are.
+  - Creates the app's config and state directories (root-owned, C(0750 root:<group>)) and checks
+    that O(user), O(group), O(app_dir) and O(venv) exist before anything else.
+  - Validates the candidate in the app's real context (C(gunicorn --check-config) as the service
+    user, in its working directory, with its environment files, through C(systemd-run)), checks the
+    bind address (a port taken by another process, an invalid port) and the names of
+    O(config.extra_settings) against C(gunicorn.config.KNOWN_SETTINGS) of O(venv), then boots the
     candidate as a canary unit on a private unix socket and runs the health checks against it.
-  - Promotes the candidate, then applies it the cheapest safe way (nothing, HUP, restart or start),
-    and gates on health (service active, same master after a HUP, the expected number of new
-    workers, every health check passing before the deadline).
-  - On failure restores the last-known-good files, restarts (a failed HUP may have killed the
-    master), gates again and fails with a report naming the step that failed.
-  - Keeps the last-known-good release, a short history and release records under O(state_dir).
-  - Used by the C(djangoops.gunicorn.gunicorn_django) role, which renders the files.
+  - Promotes the candidate, then applies it the cheapest safe way (nothing, TTIN/TTOU for a
+    workers-only change, HUP, restart, re-created socket, or start), and gates on health (service
+    active, same master after a HUP, the expected number of new workers, every health check passing
+    before the deadline, on the bind of the config that is live).
+  - On any failure after going live, restores the last-known-good files, restarts (a failed HUP may
+    have killed the master), gates again and fails with a report naming the step that failed.
+  - Keeps the last-known-good release, a short history and release records under the app's state
+    directory, and finishes a release that an earlier run left unverified before anything else.
 author: "djangoops.gunicorn contributors (@djangoops)"
 extends_documentation_fragment:
   - action_common_attributes
 attributes:
   check_mode:
     support: full
-    details: Reports the files that would change and the action that would be taken.
+    details: Reports the files that would change and the action that would be taken; creates nothing.
   diff_mode:
     support: full
-    details: Secret environment contents are never shown, only that they changed.
+    details: Shows the config, unit and plain environment diffs; secret environment contents are never shown.
   platform:
     platforms: posix
 options:
   app_name:
-    description: Name of the app, used in messages and records.
-    type: str
-    required: true
-  unit_name:
-    description: The live systemd unit.
-    type: str
-    required: true
-  canary_unit_name:
-    description: Name of the transient canary unit (installed under C(/run/systemd/system)).
-    type: str
-    required: true
-  config:
-    description: Content of C(gunicorn.conf.py).
-    type: str
-    required: true
-  unit:
-    description: Content of the systemd unit.
-    type: str
-    required: true
-  app_env:
-    description: Content of the plain environment file.
-    type: str
-    required: true
-  secret_env:
-    description: Content of the secret environment file. Never logged or shown in diffs.
-    type: str
-    required: true
-  socket:
     description:
-      - Content of the socket-activation unit (C(gunicorn-<app>.socket)); systemd then holds the
-        listening socket, so restarts queue connections instead of refusing them.
-      - Empty means no socket activation (an existing socket unit is stopped and removed).
+      - Name of the app; every unit, socket, directory and file name derives from it
+        (C(gunicorn-<app_name>.service), C(<directories.config_dir>/<app_name>/gunicorn.conf.py), ...).
+      - Lowercase letters, digits, C(-) and C(_), starting with a letter.
     type: str
-    default: ""
-  canary_unit:
-    description: Content of the canary unit, which boots the candidate from O(state_dir)C(/candidate/).
+    required: true
+  state:
+    description:
+      - V(present) releases the given config, units and environment.
+      - V(rolled_back) ignores them and restores the last-known-good release (or the history entry
+        O(rollback_to)), with the same validation, canary and health gate.
     type: str
-  paths:
-    description: Live paths of the managed files.
-    type: dict
-    required: true
-    suboptions:
-      config:
-        description: Live C(gunicorn.conf.py).
-        type: path
-        required: true
-      unit:
-        description: Live unit file.
-        type: path
-        required: true
-      app_env:
-        description: Live plain environment file.
-        type: path
-        required: true
-      secret_env:
-        description: Live secret environment file.
-        type: path
-        required: true
-      socket:
-        description: Live socket unit; defaults to the unit's path with C(.socket).
-        type: path
-  state_dir:
-    description: Directory of the candidate, last-known-good, history and records of this app.
-    type: path
-    required: true
+    choices: [present, rolled_back]
+    default: present
+  rollback_to:
+    description: History entry (a release id under the state directory's C(history/)) for O(state=rolled_back).
+    type: str
   user:
-    description: Service user; the checks run as this user.
+    description: Non-root service user; the checks run as this user. Must exist.
     type: str
     required: true
   group:
-    description: Service group; it may read the config files.
+    description: Service group; it may read the config and environment files. Must exist.
     type: str
     required: true
   app_dir:
-    description: The app's working directory.
+    description: The app's code directory, the service's working directory. Must exist.
     type: path
     required: true
   venv:
-    description: The app's virtualenv, with C(bin/gunicorn).
+    description: The app's virtualenv; C(bin/gunicorn) must exist in it.
     type: path
     required: true
-  bind:
-    description: The live bind address (V(127.0.0.1:8000), V(unix:/run/app.sock)); health checks go there.
+  directories:
+    description: Parents of the per-app directories.
+    type: dict
+    default: {}
+    suboptions:
+      config_dir:
+        description: Parent of C(<app_name>/gunicorn.conf.py), C(app.env), C(secret.env).
+        type: path
+        default: /etc/gunicorn
+      state_dir:
+        description: Parent of the per-app state (candidate, last-known-good, history, records).
+        type: path
+        default: /var/lib/gunicorn
+      systemd_dir:
+        description: Directory of the service and socket units.
+        type: path
+        default: /etc/systemd/system
+  config:
+    description: What C(gunicorn.conf.py) holds. Required with O(state=present).
+    type: dict
+    suboptions:
+      settings:
+        description:
+          - The settings the module renders, name to value - C(wsgi_app) and C(bind) (an address or a
+            list) are required; C(backlog), C(workers), C(worker_class), C(threads), C(worker_tmp_dir),
+            C(timeout), C(graceful_timeout), C(keepalive), C(max_requests), C(max_requests_jitter),
+            C(preload_app), C(accesslog), C(errorlog) and C(loglevel) default to 2048, 2, V(sync), 1,
+            V(/dev/shm), 30, 30, 2, 1000, 100, false, V(-), V(-) and V(info).
+          - C(proc_name) and C(control_socket) (one per app, under C(/run/gunicorn-<app_name>/)) are
+            derived from O(app_name).
+        type: dict
+        required: true
+      extra_settings:
+        description: Further Gunicorn settings, name to value, rendered as Python literals after the others.
+        type: dict
+        default: {}
+      python:
+        description: Raw Python appended last, for server hooks (C(post_fork), ...).
+        type: str
+        default: ""
+      header:
+        description: Comment lines the file starts with.
+        type: str
+        default: "#\n# Managed by djangoops.gunicorn: local edits are replaced by the next release.\n#"
+  units:
+    description: Content of the systemd units. Required with O(state=present).
+    type: dict
+    suboptions:
+      service:
+        description: The service unit C(gunicorn-<app_name>.service).
+        type: str
+        required: true
+      canary:
+        description:
+          - The canary unit C(gunicorn-<app_name>-canary.service), installed under C(/run/systemd/system)
+            while the candidate boots; it runs the candidate from the state directory's C(candidate/)
+            and binds C(unix:/run/gunicorn-<app_name>-canary/canary.sock).
+          - Required when O(canary) is true.
+        type: str
+      socket:
+        description:
+          - The socket-activation unit C(gunicorn-<app_name>.socket); systemd then holds the listening
+            socket, so restarts queue connections instead of refusing them.
+          - Empty means no socket activation (an existing socket unit is stopped and removed).
+        type: str
+        default: ""
+  app_env:
+    description: Content of the plain environment file C(app.env) of the unit.
     type: str
-    required: true
-  workers:
-    description: Number of workers the health gate expects.
-    type: int
-    required: true
+    default: ""
+  secret_env:
+    description: Content of the secret environment file C(secret.env). Never logged or shown in diffs.
+    type: str
+    default: ""
   health_checks:
-    description: Requests that must pass; each has C(path), optional C(status) (default 200) and C(contains).
+    description: Requests that must pass on the canary and after going live; each has C(path), optional
+      C(status) (default 200) and C(contains) (text the body must include).
     type: list
     elements: dict
-    required: true
+    default: [{path: /healthz}]
   health_timeout:
-    description: Seconds the health gate (and the canary) may take.
+    description: Seconds the health gate (and the canary) may take; checks retry with backoff.
     type: int
     default: 30
   canary:
     description: Boot the candidate on a private socket and check its health before it goes live.
     type: bool
     default: true
-  canary_socket:
-    description: Unix socket the canary unit binds (must match O(canary_unit)).
-    type: path
   rollback:
-    description: Restore last-known-good and restart when the health gate fails.
+    description: Restore last-known-good and restart when a live release fails.
     type: bool
     default: true
   history_size:
-    description: Earlier last-known-good releases kept under O(state_dir)C(/history/).
+    description: Earlier last-known-good releases kept under the state directory's C(history/).
     type: int
     default: 5
-  extra_setting_names:
-    description: Setting names given as extra settings, checked against C(gunicorn.config.KNOWN_SETTINGS) of O(venv).
-    type: list
-    elements: str
-    default: []
   lock_timeout:
     description: Seconds to wait for another release of the same app to finish.
     type: int
     default: 120
   sizing:
-    description: Sizing inputs and results, stored as-is in the release record.
+    description: Sizing inputs and results, stored as they are in the release record.
     type: dict
     default: {}
-  state:
+  option_names:
     description:
-      - V(present) deploys the given files.
-      - V(rolled_back) ignores the given files and restores the last-known-good release (or the
-        history entry O(rollback_to)), with the same validation, canary and health gate.
-    type: str
-    choices: [present, rolled_back]
-    default: present
-  rollback_to:
-    description: History entry (a release id under O(state_dir)C(/history/)) for O(state=rolled_back).
-    type: str
+      - "How messages name the options, for a role or playbook that sets them from variables of its
+        own, for example C({venv: myapp_venv, config.settings.bind: myapp_bind}). Options not listed
+        are named as themselves."
+    type: dict
+    default: {}
 notes:
   - Needs systemd on the host and root privileges.
 seealso:
   - module: djangoops.gunicorn.gunicorn_facts
+  - name: The role that drives this module
+    description: C(djangoops.gunicorn.gunicorn_django) renders the units and environment files from its variables.
+    link: https://github.com/djangoops/gunicorn/blob/main/docs/role.md
 """
 
 EXAMPLES = r"""
-- name: Release mysite (normally done by the gunicorn_django role)
+- name: Release mysite
   djangoops.gunicorn.gunicorn_release:
     app_name: mysite
-    unit_name: gunicorn-mysite.service
-    canary_unit_name: gunicorn-mysite-canary.service
-    config: "{{ lookup('ansible.builtin.template', 'gunicorn.conf.py.j2') }}"
-    unit: "{{ lookup('ansible.builtin.template', 'gunicorn.service.j2') }}"
-    app_env: "DJANGO_SETTINGS_MODULE=\"mysite.settings\"\n"
-    secret_env: "DJANGO_SECRET_KEY=\"{{ vault_secret_key }}\"\n"
-    canary_unit: "{{ lookup('ansible.builtin.template', 'gunicorn-canary.service.j2') }}"
-    canary_socket: /run/gunicorn-mysite-canary/canary.sock
-    paths:
-      config: /etc/gunicorn/mysite/gunicorn.conf.py
-      unit: /etc/systemd/system/gunicorn-mysite.service
-      app_env: /etc/gunicorn/mysite/app.env
-      secret_env: /etc/gunicorn/mysite/secret.env
-    state_dir: /var/lib/gunicorn/mysite
     user: mysite
     group: mysite
     app_dir: /srv/mysite/app
     venv: /srv/mysite/venv
-    bind: 127.0.0.1:8000
-    workers: 3
+    config:
+      settings:
+        wsgi_app: mysite.wsgi:application
+        bind: 127.0.0.1:8000
+        workers: 3
+    units:
+      service: |
+        [Unit]
+        Description=Gunicorn serving mysite
+
+        [Service]
+        Type=notify
+        User=mysite
+        Group=mysite
+        WorkingDirectory=/srv/mysite/app
+        EnvironmentFile=/etc/gunicorn/mysite/app.env
+        EnvironmentFile=/etc/gunicorn/mysite/secret.env
+        RuntimeDirectory=gunicorn-mysite
+        ExecStart=/srv/mysite/venv/bin/gunicorn --config /etc/gunicorn/mysite/gunicorn.conf.py
+        ExecReload=/bin/kill -s HUP $MAINPID
+        KillMode=mixed
+        TimeoutStopSec=45
+
+        [Install]
+        WantedBy=multi-user.target
+    canary: false
+    app_env: "DJANGO_SETTINGS_MODULE=mysite.settings\n"
+    secret_env: "DJANGO_SECRET_KEY={{ vault_mysite_secret_key }}\n"
     health_checks:
       - path: /healthz
       - path: /items/
         contains: Catalog
+  register: mysite_release
 
 - name: Roll mysite back to its last-known-good release
   djangoops.gunicorn.gunicorn_release:
-    state: rolled_back
-    # ... the same identity, paths and checks as above
     app_name: mysite
-    unit_name: gunicorn-mysite.service
-    canary_unit_name: gunicorn-mysite-canary.service
-    config: ""
-    unit: ""
-    app_env: ""
-    secret_env: ""
-    paths:
-      config: /etc/gunicorn/mysite/gunicorn.conf.py
-      unit: /etc/systemd/system/gunicorn-mysite.service
-      app_env: /etc/gunicorn/mysite/app.env
-      secret_env: /etc/gunicorn/mysite/secret.env
-    state_dir: /var/lib/gunicorn/mysite
+    state: rolled_back
     user: mysite
     group: mysite
     app_dir: /srv/mysite/app
     venv: /srv/mysite/venv
-    bind: 127.0.0.1:8000
-    workers: 3
     canary: false
-    health_checks:
-      - path: /healthz
 """
 
 RETURN = r"""
 result:
   description: >-
     What happened: V(unchanged), V(started), V(reloaded) (also after a V(scale)), V(restarted), V(rolled_back) (went live,
-    failed the gate, last-known-good restored), V(rejected) (stopped before going live) or V(failed).
+    failed the gate, last-known-good restored; or a O(state=rolled_back) that passed), V(rejected) (stopped before
+    going live) or V(failed). In check mode V(unchanged) or C(would <action>).
   returned: always
   type: str
   sample: reloaded
@@ -266,6 +279,16 @@ changed_files:
   type: list
   elements: str
   sample: [config]
+checksums:
+  description: sha256 of each live file at the end (null for a file that does not exist).
+  returned: always (in check mode those of the files live now)
+  type: dict
+  sample: {config: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, socket: null}
+release_id:
+  description: Id of this release (its record, and its history entry once it is replaced).
+  returned: success and failure, not in check mode
+  type: str
+  sample: 20261201T211855Z
 healthy:
   description: Whether the service passed the health gate at the end.
   returned: success and failure
@@ -274,6 +297,11 @@ rolled_back:
   description: Whether last-known-good was restored.
   returned: success and failure
   type: bool
+config_file:
+  description: The live C(gunicorn.conf.py).
+  returned: always
+  type: str
+  sample: /etc/gunicorn/mysite/gunicorn.conf.py
 steps:
   description: Each step with its result, detail and duration in seconds.
   returned: success and failure
@@ -281,61 +309,70 @@ steps:
   elements: dict
   sample: [{step: check-config, result: ok, detail: "gunicorn --check-config passed", seconds: 0.41}]
 record:
-  description: The release record written to O(state_dir)C(/releases.json) (checksums, never contents).
-  returned: success and failure
+  description: The release record written to the state directory's C(releases.json) (checksums and settings, never contents).
+  returned: success and failure, not in check mode
   type: dict
 error:
-  description: On failure, the step that failed, why, evidence (journal lines) and a one-line summary.
+  description: On failure, the step that failed, why, evidence (journal lines), a one-line summary and the option at fault.
   returned: failure
   type: dict
 recovered:
   description: Outcome of finishing a release that an earlier, interrupted run left unverified.
   returned: when an interrupted release was found
   type: dict
+directories_created:
+  description: The app's config and state directories this run created.
+  returned: success and failure
+  type: list
+  elements: str
 """
 
 import signal
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.djangoops.gunicorn.plugins.module_utils import release_plan as plan
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import Release, StepFailed
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.release_host import HostError
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config, layout as app_layout
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.host import Host, HostError
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.steps import StepFailed
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store import Store
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.transaction import Transaction
 
-PATH_SPEC = dict(type="path", required=True)
-PUBLIC_KEYS = ("result", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered")
+PUBLIC_KEYS = ("result", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered",
+               "checksums")
 
 
 def argument_spec():
     return dict(
         app_name=dict(type="str", required=True),
-        unit_name=dict(type="str", required=True),
-        canary_unit_name=dict(type="str", required=True),
-        config=dict(type="str", required=True),
-        unit=dict(type="str", required=True),
-        app_env=dict(type="str", required=True),
-        secret_env=dict(type="str", required=True, no_log=True),
-        socket=dict(type="str", default=""),
-        canary_unit=dict(type="str"),
-        paths=dict(type="dict", required=True, options=dict(
-            config=PATH_SPEC, unit=PATH_SPEC, app_env=PATH_SPEC, secret_env=PATH_SPEC, socket=dict(type="path"))),
-        state_dir=dict(type="path", required=True),
+        state=dict(type="str", choices=["present", "rolled_back"], default="present"),
+        rollback_to=dict(type="str"),
         user=dict(type="str", required=True),
         group=dict(type="str", required=True),
         app_dir=dict(type="path", required=True),
         venv=dict(type="path", required=True),
-        bind=dict(type="str", required=True),
-        workers=dict(type="int", required=True),
-        health_checks=dict(type="list", elements="dict", required=True),
+        directories=dict(type="dict", default={}, options=dict(
+            config_dir=dict(type="path", default=app_layout.DEFAULT_CONFIG_DIR),
+            state_dir=dict(type="path", default=app_layout.DEFAULT_STATE_DIR),
+            systemd_dir=dict(type="path", default=app_layout.DEFAULT_SYSTEMD_DIR))),
+        config=dict(type="dict", options=dict(
+            settings=dict(type="dict", required=True),
+            extra_settings=dict(type="dict", default={}),
+            python=dict(type="str", default=""),
+            header=dict(type="str", default=gunicorn_config.DEFAULT_HEADER))),
+        units=dict(type="dict", options=dict(
+            service=dict(type="str", required=True),
+            canary=dict(type="str"),
+            socket=dict(type="str", default=""))),
+        app_env=dict(type="str", default=""),
+        secret_env=dict(type="str", default="", no_log=True),
+        health_checks=dict(type="list", elements="dict", default=[{"path": "/healthz"}]),
         health_timeout=dict(type="int", default=30),
         canary=dict(type="bool", default=True),
-        canary_socket=dict(type="path"),
         rollback=dict(type="bool", default=True),
         history_size=dict(type="int", default=5),
-        extra_setting_names=dict(type="list", elements="str", default=[]),
         lock_timeout=dict(type="int", default=120),
         sizing=dict(type="dict", default={}),
-        state=dict(type="str", choices=["present", "rolled_back"], default="present"),
-        rollback_to=dict(type="str"),
+        option_names=dict(type="dict", default={}),
     )
 
 
@@ -345,9 +382,27 @@ def file_diffs(live, desired, changed, paths):
         before, after = live.get(name) or "", desired.get(name) or ""
         if name in plan.SECRET_FILES:
             before = "(secret content, sha256 %s)\n" % (plan.checksum(live.get(name)) or "none")
-            after = "(secret content, sha256 %s)\n" % plan.checksum(desired.get(name))
+            after = "(secret content, sha256 %s)\n" % (plan.checksum(desired.get(name)) or "none")
         diffs.append(dict(before=before, after=after, before_header=paths[name], after_header=paths[name]))
     return diffs
+
+
+def desired_release(params, names, fail):
+    """(files, config spec) of a release from the module's options."""
+    config = params["config"]
+    try:
+        settings = gunicorn_config.effective_settings(config["settings"], names["proc_name"],
+                                                      names["control_socket"])
+        spec = {"app_name": params["app_name"], "header": config["header"], "settings": settings,
+                "extra_settings": config["extra_settings"] or {}, "python": config["python"] or ""}
+        text = gunicorn_config.render(spec["app_name"], settings, spec["extra_settings"], spec["python"],
+                                      spec["header"])
+    except ValueError as exc:
+        fail(str(exc).replace("settings.", "config.settings.", 1) if str(exc).startswith("settings")
+             else "config: %s" % exc, "config.settings")
+    files = {"config": text, "app_env": params["app_env"], "secret_env": params["secret_env"],
+             "unit": params["units"]["service"], "socket": params["units"]["socket"] or ""}
+    return files, spec
 
 
 def main():
@@ -358,43 +413,76 @@ def main():
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        required_if=[("canary", True, ("canary_unit", "canary_socket"))],
+        required_if=[("state", "present", ("config", "units"))],
         supports_check_mode=True,
     )
     params = dict(module.params)
-    params["files"] = dict((name, params[name]) for name in plan.MANAGED_FILES)
-    if not params["paths"].get("socket"):
-        unit_path = params["paths"]["unit"]
-        params["paths"]["socket"] = (unit_path[:-len(".service")] if unit_path.endswith(".service") else unit_path) + ".socket"
-    release = Release(module, params)
+    option_names = params["option_names"] or {}
+
+    def label(option):
+        return option_names.get(option, option)
+
+    def fail(message, option, **extra):
+        module.fail_json(msg="%s: %s" % (params["app_name"], message), error=dict(
+            step="preflight", detail=message, option=option, evidence=[], summary=message), **extra)
+
+    try:
+        names = app_layout.app_layout(params["app_name"], **params["directories"])
+    except ValueError as exc:
+        fail(str(exc), "app_name")
+    if params["state"] == "present" and params["canary"] and not params["units"].get("canary"):
+        fail("%s is true but units.canary is empty: give the canary unit or set canary to false"
+             % label("canary"), "units.canary")
+    host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"])
+    files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
+    store = Store(names["app_state_dir"], params["group"], read_only=module.check_mode)
+    transaction = Transaction(host, store, dict(
+        layout=names, health_checks=params["health_checks"], health_timeout=params["health_timeout"],
+        canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
+        lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
+        canary_unit=(params["units"] or {}).get("canary")), files, spec)
+    problems = host.problems()
+    if problems:
+        message = "; ".join("%s %s" % (label(option), text) for option, text in problems)
+        if not module.check_mode and not host.directories_missing():
+            # An app released before: its records say why this release was refused.
+            failure = transaction.reject("preflight", message)
+            fail(message, problems[0][0], record=failure.result["record"], result="rejected")
+        fail(message, problems[0][0])
+    paths = host.paths
+    created = [] if module.check_mode else host.directories_missing()
     try:
         if module.check_mode:
             if params["state"] == "rolled_back":
-                release.load_rollback_target(params.get("rollback_to"))
-            planned = release.plan()
+                transaction.load_rollback_target(params.get("rollback_to"))
+            planned = transaction.plan()
             changed = bool(planned["changed_files"]) or planned["action"] == plan.ACTION_START
             result = dict(changed=changed, service_action=planned["action"], reason=planned["reason"],
-                          changed_files=planned["changed_files"],
+                          changed_files=planned["changed_files"], config_file=paths["config"],
+                          checksums=plan.checksums(planned["live"]),
                           result="would %s" % planned["action"] if changed else "unchanged")
             result["msg"] = "%s: %s (%s; check mode)" % (params["app_name"], result["result"], planned["reason"])
             if module._diff:
-                result["diff"] = file_diffs(planned["live"], release.desired, planned["changed_files"],
-                                            params["paths"])
+                result["diff"] = file_diffs(planned["live"], transaction.desired, planned["changed_files"], paths)
             module.exit_json(**result)
-        if params["state"] == "rolled_back":
-            outcome = release.rollback_on_demand(params.get("rollback_to"))
-        else:
-            outcome = release.deploy()
+        host.make_directories()
+        outcome = transaction.deploy(params.get("rollback_to"),
+                                     kind="rollback" if params["state"] == "rolled_back" else "deploy")
     except StepFailed as failure:
-        outcome = getattr(failure, "result", None) or {}
+        outcome = failure.result or {}
         error = outcome.get("error") or {"step": failure.step, "detail": failure.detail, "evidence": failure.lines,
                                          "summary": plan.describe_failure(failure.step, failure.detail, None, None)}
-        module.fail_json(msg=error["summary"], error=error, changed=outcome.get("action", "none") != "none"
-                         and outcome.get("result") != "rejected", **_public(outcome))
+        module.fail_json(msg=error["summary"], error=error, config_file=paths["config"],
+                         directories_created=created, release_id=transaction.release_id,
+                         changed=bool(created) or (outcome.get("action", "none") != "none"
+                                                   and outcome.get("result") != "rejected"),
+                         **_public(outcome))
     except HostError as exc:
-        module.fail_json(msg="%s: %s" % (params["app_name"], exc), steps=release.steps)
-    changed = outcome["result"] not in ("unchanged",)
-    module.exit_json(changed=changed, msg="%s: %s (%s)" % (params["app_name"], outcome["result"], outcome["reason"]),
+        module.fail_json(msg="%s: %s" % (params["app_name"], exc), steps=transaction.steps,
+                         config_file=paths["config"], directories_created=created)
+    module.exit_json(changed=outcome["result"] != "unchanged" or bool(created),
+                     msg="%s: %s (%s)" % (params["app_name"], outcome["result"], outcome["reason"]),
+                     config_file=paths["config"], directories_created=created, release_id=transaction.release_id,
                      **_public(outcome))
 
 

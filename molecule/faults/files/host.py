@@ -100,8 +100,12 @@ def started_at(pid):
     return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
 
 
+# The release lock is root-only (release/store.py): private/ is 0700, the file 0600.
+LOCK = STATE + "/private/lock"
+
+
 def lock_state():
-    path = STATE + "/lock"
+    path = LOCK
     if not os.path.exists(path):
         return {"free": True, "holder": None, "holder_alive": False}
     with open(path, "a+", encoding="utf-8") as handle:
@@ -224,7 +228,7 @@ def watch(point, action, timeout=300.0):
         return 1
     seen = {"point": point, "hit": True, "at": time.time(), "action": action}
     if action in ("kill-module", "stop-module"):
-        with open(STATE + "/lock", encoding="utf-8") as handle:
+        with open(LOCK, encoding="utf-8") as handle:
             target = holder_pid(handle.read().strip())
         os.kill(target, signal.SIGKILL if action == "kill-module" else signal.SIGSTOP)
         seen["pid"] = target

@@ -31,14 +31,20 @@ ROLE_TASKS = [
     {"name": "Check the bind address",
      "ansible.builtin.assert": {"that": "not (fake_preflight_fails | default(false))",
                                 "fail_msg": "gunicorn_django_bind must be a loopback address"}},
-    {"name": "Release gunicorn-{{ gunicorn_django_app_name }}",
-     "djangoops.gunicorn.fake_release": {
-         "outcome": "{{ fake_outcome }}",
-         "marker": "{{ fake_dir }}/{{ inventory_hostname }}.reached",
-         "config_path": "{{ gunicorn_django_config_dir }}/{{ gunicorn_django_app_name }}/gunicorn.conf.py",
-         "config": CONFIG_TEXT},
-     "register": "__gunicorn_django_release"},
-    {"name": "Summarise the release", "ansible.builtin.debug": {"msg": "{{ __gunicorn_django_release.msg }}"}},
+    {"name": "Release and publish the result", "block": [
+        {"name": "Release gunicorn-{{ gunicorn_django_app_name }}",
+         "djangoops.gunicorn.fake_release": {
+             "outcome": "{{ fake_outcome }}",
+             "marker": "{{ fake_dir }}/{{ inventory_hostname }}.reached",
+             "config_path": "{{ gunicorn_django_config_dir }}/{{ gunicorn_django_app_name }}/gunicorn.conf.py",
+             "config": CONFIG_TEXT},
+         "register": "fake_release"}],
+     # The role's documented result variable, as tasks/release.yml publishes it.
+     "always": [{"name": "Publish the release's result as gunicorn_django_result", "ansible.builtin.set_fact": {
+         "gunicorn_django_result": {
+             "config_file": "{{ gunicorn_django_config_dir }}/{{ gunicorn_django_app_name }}/gunicorn.conf.py",
+             "message": "{{ fake_release.msg }}", "module": "{{ fake_release }}"}}}]},
+    {"name": "Summarise the release", "ansible.builtin.debug": {"msg": "{{ gunicorn_django_result.message }}"}},
 ]
 
 FAKE_MODULE = '''#!/usr/bin/python

@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of a Gunicorn release: no I/O, no text parsing, standard library only.
+
+Every decision takes structured settings (the dicts of gunicorn_config.effective_settings); the
+host side gathers them and carries out what these functions decide.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
+
+# Files a release manages, in the order they are promoted. The units go last so that a
+# daemon-reload sees a consistent set. "socket" is the optional socket-activation unit.
+MANAGED_FILES = ("config", "app_env", "secret_env", "unit", "socket")
+# Files whose change Gunicorn cannot pick up with HUP: systemd reads environment files and
+# the unit when the service starts.
+RESTART_FILES = ("unit", "app_env", "secret_env")
+# With socket activation, systemd holds the listening socket: a change of the socket unit must
+# re-create it.
+SOCKET_FILES = ("socket",)
+SECRET_FILES = ("secret_env",)
+
+ACTION_NONE = "none"
+ACTION_START = "start"
+ACTION_RELOAD = "reload"
+ACTION_RESTART = "restart"
+ACTION_RESOCKET = "resocket"
+ACTION_SCALE = "scale"
+ACTIONS = (ACTION_NONE, ACTION_START, ACTION_RELOAD, ACTION_SCALE, ACTION_RESTART, ACTION_RESOCKET)
+# What a healthy release reports for each action (a scale applies the config in place, like a HUP).
+RESULT_OF_ACTION = {ACTION_NONE: "unchanged", ACTION_START: "started", ACTION_RELOAD: "reloaded",
+                    ACTION_SCALE: "reloaded", ACTION_RESTART: "restarted", ACTION_RESOCKET: "restarted"}
+
+RELEASE_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def checksum(content):
+    """sha256 of a text file's content (None for a missing file)."""
+    if not content:
+        return None
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def normalize(content):
+    """Managed file content: "" and None both mean "no such file" (one meaning everywhere)."""
+    return content or None
+
+
+def checksums(files):
+    return dict((name, checksum(files.get(name))) for name in MANAGED_FILES)
+
+
+def changed_files(live, desired):
+    """Names of managed files whose desired content differs from the live one; a file missing
+    from `desired` is a file that must not exist (the same in a deploy, a restore and a rollback)."""
+    return [name for name in MANAGED_FILES if normalize(live.get(name)) != normalize(desired.get(name))]
+
+
+def scale_counts(live_config, live_settings, desired):
+    """(live workers, desired workers) when the live gunicorn.conf.py is exactly what `desired`
+    (a config spec: app_name, settings, extra_settings, python, header) renders with the live
+    workers count, and the count is set nowhere else; None otherwise."""
+    if not desired or not live_config or not live_settings:
+        return None
+    before, after = live_settings.get("workers"), desired["settings"]["workers"]
+    if not isinstance(before, int) or isinstance(before, bool) or before < 1 or after < 1 or before == after:
+        return None
+    # Raw Python that assigns workers again (even in an if block) makes the count unknowable.
+    if gunicorn_config.module_level_assignments(desired.get("python") or "", "workers") != 0:
+        return None
+    same_but_count = dict(desired["settings"], workers=before)
+    rendered = gunicorn_config.render(desired["app_name"], same_but_count, desired.get("extra_settings"),
+                                      desired.get("python") or "", desired["header"])
+    return (before, after) if rendered == live_config else None
+
+
+def plan_action(changed, service_active, live_settings, desired_settings, counts=None):
+    """Cheapest safe way to apply a change: (action, reason).
+
+    - the service does not run: start;
+    - nothing changed: none;
+    - the socket unit changed (socket activation on or off, another address): resocket - stop the
+      service, re-create the socket, start the service;
+    - the unit or an environment file changed: restart (systemd reads them at start only);
+    - the bind changed: restart (on HUP the master binds the new address before it closes the
+      old one, and dies on "Connection in use" when both share a port);
+    - preload_app on before or after: restart (with preload, HUP does not reload the app's code,
+      gunicorn #2449);
+    - only the workers count changed (`counts`, from scale_counts): scale - TTIN/TTOU signals add
+      or retire workers one at a time, and the workers that serve keep serving;
+    - otherwise (gunicorn.conf.py only): reload with HUP.
+    `live_settings` may be None (a live config whose settings are unknown): a config change then
+    restarts, since its bind cannot be compared.
+    """
+    if not service_active:
+        return ACTION_START, "the service is not running"
+    if not changed:
+        return ACTION_NONE, "nothing changed"
+    if any(name in SOCKET_FILES for name in changed):
+        return ACTION_RESOCKET, "the socket unit changed: the listening socket must be re-created"
+    restart_files = [name for name in changed if name in RESTART_FILES]
+    if restart_files:
+        return ACTION_RESTART, "%s changed (systemd reads it at start only)" % ", ".join(restart_files)
+    live_settings = live_settings or {}
+    if live_settings.get("bind") != desired_settings.get("bind"):
+        return ACTION_RESTART, "the bind changed: HUP cannot move the listening socket"
+    if live_settings.get("preload_app") is True or desired_settings.get("preload_app") is True:
+        return ACTION_RESTART, "preload_app is on: HUP would not reload the app's code"
+    if changed == ["config"] and counts:
+        return ACTION_SCALE, "only the workers count changed (%d -> %d): %d %s to the master, no worker replaced" % (
+            counts[0], counts[1], abs(counts[1] - counts[0]), "TTIN" if counts[1] > counts[0] else "TTOU")
+    return ACTION_RELOAD, "only gunicorn.conf.py changed: reload with HUP"
+
+
+def probe_address(bind):
+    """Where health checks connect for a bind: ("unix", path) or ("tcp", host, port)."""
+    address = bind_address.parse(bind)
+    if address.kind == bind_address.UNIX:
+        return (address.kind, address.path)
+    return (address.kind, bind_address.probe_host(address), address.port)
+
+
+def describe_address(address):
+    if address[0] == "unix":
+        return "unix:%s" % address[1]
+    host = address[1]
+    return "http://%s:%d" % ("[%s]" % host if ":" in host else host, address[2])
+
+
+def bind_problem(bind, live_binds, port_is_free):
+    """Why a new bind cannot be used (None when it can); `port_is_free(host, port)` asks the host.
+
+    A bind the live master serves is not probed, and a port the live master holds on a clashing
+    address (127.0.0.1:8000 -> localhost:8000) frees itself with the restart a changed bind gets.
+    """
+    try:
+        address = bind_address.parse(bind)
+    except ValueError as exc:
+        return str(exc)
+    if address.kind != bind_address.TCP or bind in (live_binds or []):
+        return None
+    if port_is_free(address.host, address.port) or bind_address.held_by(address, live_binds):
+        return None
+    return "%s: port %d is already in use by another process" % (bind, address.port)
+
+
+def check_response(check, status, body):
+    """None when a health check's response is as expected, else the reason it is not."""
+    expected = int(check.get("status") or 200)
+    if status != expected:
+        return "status %s, expected %s" % (status, expected)
+    contains = check.get("contains")
+    if contains and contains not in body:
+        return "status %s but the body lacks %r" % (status, contains)
+    return None
+
+
+def backoff_delays(first=0.1, factor=2.0, ceiling=1.0):
+    """Endless retry delays: 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, ... seconds."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, ceiling)
+
+
+def unknown_settings(names, known):
+    """Setting names Gunicorn does not know, each with the closest known name when there is one."""
+    unknown = []
+    for name in sorted(names):
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            unknown.append((name, close[0] if close else None))
+    return unknown
+
+
+def prune_history(entries, keep):
+    """History entry names to delete so that the newest `keep` remain (names sort by time;
+    names starting with a dot are the store's own work in progress, never entries)."""
+    ordered = sorted(entry for entry in entries if not entry.startswith("."))
+    keep = max(keep, 1)
+    return ordered[:-keep] if len(ordered) > keep else []
+
+
+def unique_release_id(stamp, taken):
+    """`stamp` (a time formatted with RELEASE_ID_FORMAT), made unique among `taken` ids.
+
+    Two releases can start within the same second: the later one gets a "-2", "-3" ... suffix,
+    which still sorts after the plain id and before the next second's.
+    """
+    taken = set(taken)
+    if stamp not in taken:
+        return stamp
+    number = 2
+    while "%s-%d" % (stamp, number) in taken:
+        number += 1
+    return "%s-%d" % (stamp, number)
+
+
+def describe_failure(step, detail, restored, healthy_after):
+    """One-paragraph summary of a failed release for the play's output.
+
+    `restored` is None when the candidate never went live, the restored file names after a
+    rollback, or [] when nothing could be restored.
+    """
+    lines = ["Release FAILED at step '%s': %s" % (step, detail)]
+    if restored is None:
+        lines.append("The live service was not touched (the candidate never went live).")
+    elif restored:
+        lines.append("Rolled back: restored the last-known-good files (%s) and restarted." % ", ".join(restored))
+        lines.append("Service healthy on last-known-good: %s." % ("yes" if healthy_after else "NO"))
+    else:
+        lines.append("Nothing could be restored.")
+    return " ".join(lines)
+
+
+RECOVER_KEEP_PREVIOUS = "keep-previous"
+RECOVER_VERIFY = "verify"
+RECOVER_APPLY = "apply"
+RECOVER_RESTORE = "restore"
+
+
+def recovery_plan(pending, live_checksums, service_active):
+    """What to do with a release interrupted after pending.json was written: (what, action).
+
+    `pending` holds the checksums of the previous and the candidate files, the previous and the
+    candidate settings, and `applied` once the candidate was reloaded or started.
+
+    - the service is down: restore last-known-good (RECOVER_RESTORE);
+    - the live files are still the previous release's: nothing went live, gate what runs
+      (RECOVER_KEEP_PREVIOUS, no action);
+    - the live files are the candidate's and it was applied: gate it as it runs (RECOVER_VERIFY);
+    - the candidate's but maybe not applied yet: apply it again the way the release would have
+      (RECOVER_APPLY with that action), then gate it - a scale becomes a HUP, since the master may
+      have handled part of the signals, and a HUP applies the recorded count whatever runs;
+    - anything else (partly promoted files): restore last-known-good.
+    """
+    if not service_active:
+        return RECOVER_RESTORE, ACTION_RESTART
+    previous, candidate = pending.get("previous") or {}, pending.get("candidate") or {}
+    if live_checksums == previous:
+        return RECOVER_KEEP_PREVIOUS, ACTION_NONE
+    if live_checksums != candidate:
+        return RECOVER_RESTORE, ACTION_RESTART
+    if pending.get("applied"):
+        return RECOVER_VERIFY, ACTION_NONE
+    changed = [name for name in MANAGED_FILES if previous.get(name) != candidate.get(name)]
+    action, _reason = plan_action(changed, True, pending.get("previous_settings"),
+                                  pending.get("candidate_settings") or {})
+    return RECOVER_APPLY, action

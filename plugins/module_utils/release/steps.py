@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The steps of a release that act on the host: validate, canary, apply, scale, health gate.
+
+Each step talks to the host only through the Host interface (host.py) and fails with StepFailed
+naming itself; the order of the steps and what follows a failure are transaction.py's.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.host import HostError
+
+WRONG_ANSWERS_TO_FAIL = 3
+
+
+class StepFailed(Exception):
+    """A release step failed; `step` names it for the report, `lines` hold evidence."""
+
+    def __init__(self, step, detail, lines=None):
+        Exception.__init__(self, detail)
+        self.step, self.detail, self.lines = step, detail, list(lines or [])
+        # Set by the transaction: the release's result, and what a failed recovery restored.
+        self.result = None
+        self.restored = None
+
+
+def _tail(text, lines=15):
+    return [line for line in (text or "").splitlines() if line.strip()][-lines:]
+
+
+class Steps:
+    """Mixed into Transaction: expects host, store, p, layout, unit, socket_unit, stage, the
+    desired files and settings_of()/desired_settings()/state()/step()."""
+
+    def _validate(self, live):
+        since = self.host.now()
+        self.stage = "validate"
+        serving = self.state()["ActiveState"] == "active"
+        live_binds = (self.settings_of(live["config"]) or {}).get("bind") if serving else []
+        for bind in self.desired_settings().get("bind") or []:
+            problem = plan.bind_problem(bind, live_binds, self.host.port_is_free)
+            if problem:
+                raise StepFailed("validate", "%s %s" % (self.label("config.settings.bind"), problem))
+        names = sorted((self.config or {}).get("extra_settings") or {})
+        if names:
+            unknown = plan.unknown_settings(names, self.host.known_settings())
+            if unknown:
+                raise StepFailed("validate", "%s: unknown Gunicorn setting(s) %s" % (self.label("config.extra_settings"), ", ".join(
+                    "%r%s" % (name, " (did you mean %r?)" % near if near else "") for name, near in unknown)))
+        self.stage = "check-config"
+        rc, output = self.host.check_config(self.store.path("candidate", "config"), self.store.candidate)
+        if rc != 0:
+            raise StepFailed("check-config", "gunicorn --check-config failed in the app's context (rc=%d)" % rc,
+                             _tail(output))
+        self.step("check-config", "ok", "gunicorn --check-config passed as the service user in its working "
+                  "directory", since)
+
+    def _canary(self):
+        since = self.host.now()
+        self.stage = "canary"
+        canary_unit = self.layout["canary_unit"]
+        address = ("unix", self.layout["canary_socket"])
+        self.host.install_canary(self.p["canary_unit"])
+        try:
+            rc, message = self.host.systemctl("start", canary_unit)
+            if rc != 0:
+                raise StepFailed("canary", "the candidate did not boot (%s)" % message,
+                                 self.host.journal(canary_unit, since))
+            failures = self._health_checks(address, self.host.now() + self.p["health_timeout"])
+            if failures:
+                raise StepFailed("canary", "the candidate booted but failed its health checks: %s"
+                                 % "; ".join(failures), self.host.journal(canary_unit, since))
+        finally:
+            self.host.remove_canary()
+        self.step("canary", "ok", "the candidate booted on %s and passed %d health check(s)" % (
+            plan.describe_address(address), len(self.p["health_checks"])), since)
+
+    def _systemctl(self, step, verb, unit, since, check=True):
+        rc, message = self.host.systemctl(verb, unit)
+        if rc != 0 and check:
+            raise StepFailed(step, "systemctl %s %s failed: %s" % (verb, unit, message), self.host.journal(unit, since))
+
+    def _apply(self, action, state, counts):
+        since = self.host.now()
+        if action == plan.ACTION_NONE:
+            return
+        if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE):
+            # A HUP that lands before the master's signal handlers exist kills it: only reload a
+            # master that systemd reports ready (Type=notify) and whose workers are up.
+            current = self.state()
+            if current["ActiveState"] != "active" or current["MainPID"] != state["MainPID"]:
+                raise StepFailed(action, "the service changed state before the %s (%s, MainPID %s)"
+                                 % (action, current["ActiveState"], current["MainPID"]))
+            if action == plan.ACTION_SCALE:
+                return self._scale(state["MainPID"], counts, since)
+            verb = "reload"
+        else:
+            if action == plan.ACTION_RESOCKET:
+                # The listening socket changes hands or address: stop the service, re-create the
+                # socket, start again.
+                self._systemctl(action, "stop", self.unit, since, check=False)
+                self._systemctl(action, "stop", self.socket_unit, since, check=False)
+            self._systemctl(action, "reset-failed", self.unit, since, check=False)
+            if action != plan.ACTION_RESTART and self.host.read_live("socket"):
+                self._systemctl("socket", "start", self.socket_unit, since)
+            verb = "restart" if action == plan.ACTION_RESTART else "start"
+        self._systemctl(action, verb, self.unit, since)
+        self.step(action, "ok", "systemctl %s %s" % (verb, self.unit), since)
+        return None
+
+    def _scale(self, pid, counts, since):
+        """Add or retire workers with TTIN/TTOU, one signal at a time: signals of one kind that
+        reach the master before its handler ran are merged, so each waits for the count to move."""
+        before, after = counts
+        signum = signal.SIGTTIN if after > before else signal.SIGTTOU
+        deadline = since + self.p["health_timeout"]
+        for sent in range(abs(after - before)):
+            count = len(self.host.workers(pid))
+            self.host.signal(pid, signum)
+            while True:
+                now = len(self.host.workers(pid))
+                if (now > count) if signum == signal.SIGTTIN else (now < count):
+                    break
+                if self.host.now() >= deadline:
+                    raise StepFailed("scale", "the worker count did not move after %s number %d (%d workers)"
+                                     % (signum.name, sent + 1, now), self.host.journal(self.unit, since - 5))
+                self.host.sleep(0.05)
+        self.step("scale", "ok", "workers %d -> %d: %d %s to the master, no worker replaced" % (
+            before, after, abs(after - before), signum.name), since)
+
+    def _gate(self, action, before, before_workers):
+        """Active, same master after a HUP or a scale, the live config's workers (all new after a
+        HUP), and every health check passing on the live config's bind."""
+        since = self.host.now()
+        deadline = since + self.p["health_timeout"]
+        live_settings = self.settings_of(self.host.read_live("config")) or self.desired_settings()
+        expected = live_settings.get("workers") or self.desired_settings().get("workers")
+        binds = live_settings.get("bind") or self.desired_settings().get("bind")
+        old = set(before_workers) if action == plan.ACTION_RELOAD else set()
+        delays = plan.backoff_delays()
+        while True:
+            state = self.state()
+            pid = state["MainPID"]
+            if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE) and pid != before["MainPID"]:
+                raise StepFailed("health-gate", "the master did not survive the %s (MainPID %s -> %s, %s)" % (
+                    "HUP" if action == plan.ACTION_RELOAD else "TTIN/TTOU", before["MainPID"], pid,
+                    state["ActiveState"]), self.host.journal(self.unit, since - 5))
+            if state["ActiveState"] in ("failed", "inactive"):
+                raise StepFailed("health-gate", "the service is %s (%s)" % (state["ActiveState"], state["SubState"]),
+                                 self.host.journal(self.unit, since - 5))
+            workers = self.host.workers(pid)
+            if state["ActiveState"] == "active" and len(workers) == expected and not old & set(workers):
+                break
+            if self.host.now() >= deadline:
+                raise StepFailed("health-gate", "%d of %s workers running%s, service %s" % (
+                    len(workers), expected, " (old workers still there)" if old & set(workers) else "",
+                    state["ActiveState"]), self.host.journal(self.unit, since - 5))
+            self.host.sleep(next(delays))
+        failures = self._health_checks(plan.probe_address(binds[0]), deadline)
+        if failures:
+            raise StepFailed("health-gate", "; ".join(failures), self.host.journal(self.unit, since - 5))
+        self.step("health-gate", "ok", "active, %s workers, %d health check(s) passed" % (
+            expected, len(self.p["health_checks"])), since)
+
+    def _health_checks(self, address, deadline):
+        """Run every check until it passes; the reasons of those that did not. A check gives up
+        at the deadline, or after WRONG_ANSWERS_TO_FAIL wrong answers in a row (an app that
+        answers 500 will not heal by waiting); connection errors wait for the deadline."""
+        failures = []
+        for check in self.p["health_checks"]:
+            path = check.get("path") or "/"
+            delays, wrong_answers = plan.backoff_delays(), 0
+            while True:
+                try:
+                    status, body = self.host.http_get(address, path)
+                    problem = plan.check_response(check, status, body)
+                    wrong_answers = wrong_answers + 1 if problem else 0
+                except HostError as exc:
+                    problem = str(exc)
+                if problem is None:
+                    break
+                if self.host.now() >= deadline or wrong_answers >= WRONG_ANSWERS_TO_FAIL:
+                    failures.append("%s: %s" % (path, problem))
+                    break
+                self.host.sleep(next(delays))
+        return failures

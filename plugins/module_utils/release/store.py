@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a release keeps in the app's state directory (root-owned, 0750 root:<group>).
+
+- ``candidate/``        the files being validated (readable by the app's group for the checks)
+- ``last-known-good/``  the files that last passed the health gate, with ``meta.json``
+- ``history/<id>/``     earlier last-known-good releases, the newest ``history_size`` kept
+- ``pending.json``      written before a candidate goes live, removed once it is verified or
+                        rolled back: a run that finds it finishes the interrupted release first
+- ``releases.json``, ``current.json``  release records (checksums and settings, never contents)
+- ``private/lock``      root-only (0600 in a 0700 directory): serialises releases of the app
+
+Every replacement is atomic: a file is written beside its target and renamed over it; a kept
+release is staged in full (meta.json last), the old one renamed aside, the new one renamed in,
+and only then is the old one deleted. A run interrupted anywhere leaves either the old or the
+new last-known-good, and the next run finishes the replacement.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import host as fs
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+
+RECORDS_KEPT = 50
+UNIT_FILES = ("unit", "socket")
+
+
+class KeptReleaseError(Exception):
+    """A kept release (last-known-good or history) is damaged; restoring it would be blind."""
+
+
+class Store:
+    def __init__(self, state_dir, group, read_only=False):
+        # read_only (check mode): never finish an interrupted replacement, only read.
+        self.read_only = read_only
+        self.state_dir = state_dir
+        self.group = group
+        self.lkg = self.path("last-known-good")
+        self.history = self.path("history")
+        self.candidate = self.path("candidate")
+
+    def path(self, *names):
+        return os.path.join(self.state_dir, *names)
+
+    def lock(self, timeout):
+        return fs.Lock(self.path("private", "lock"), timeout)
+
+    # -- kept releases ---------------------------------------------------------------------
+
+    def _finish_replacement(self):
+        """Complete a last-known-good replacement that a kill interrupted (see the module doc)."""
+        staged, aside = self.lkg + ".new", self.lkg + ".old"
+        if self.read_only:
+            return
+        if not fs.is_dir(self.lkg):
+            if fs.read_file(os.path.join(staged, "meta.json")) is not None:
+                fs.rename(staged, self.lkg)
+            elif fs.is_dir(aside):
+                fs.rename(aside, self.lkg)
+        for leftover in (staged, aside):
+            if fs.is_dir(leftover):
+                fs.remove_tree(leftover)
+
+    def read_kept(self, directory):
+        """(files, meta) of a kept release after checking every file against its meta.json, None
+        when there is none; KeptReleaseError when it was changed by hand or is corrupt. A file a
+        kept release does not have is one it must not have ("")."""
+        meta = fs.read_json(os.path.join(directory, "meta.json"))
+        if meta is None:
+            if fs.list_dir(directory):
+                raise KeptReleaseError(
+                    "%s has files but no meta.json: it was changed by hand. Inspect it, then remove it to "
+                    "let the next healthy release become last-known-good" % directory)
+            return None
+        files = dict((name, fs.read_file(os.path.join(directory, name)) or "") for name in plan.MANAGED_FILES)
+        sums = meta.get("checksums") if isinstance(meta, dict) else None
+        bad = [name for name in plan.MANAGED_FILES
+               if not isinstance(sums, dict) or plan.checksum(files[name]) != sums.get(name)]
+        if bad:
+            raise KeptReleaseError(
+                "%s is corrupt (%s differ from meta.json): refusing to restore it blindly. Inspect it, then "
+                "remove it to let the next healthy release become last-known-good" % (directory, ", ".join(bad)))
+        return files, meta
+
+    def last_known_good(self):
+        self._finish_replacement()
+        return self.read_kept(self.lkg)
+
+    def history_entry(self, entry):
+        if not entry or os.sep in entry or entry.startswith("."):
+            raise KeptReleaseError("rollback_to must name an entry of %s, got %r" % (self.history, entry))
+        return self.read_kept(os.path.join(self.history, entry))
+
+    def keep(self, release_id, files, why, history_size, config=None):
+        """Make `files` the last-known-good; the previous one moves to history/."""
+        self._finish_replacement()
+        staged, aside = self.lkg + ".new", self.lkg + ".old"
+        fs.make_dir(staged, mode=0o700)
+        for name in plan.MANAGED_FILES:
+            if files.get(name):
+                fs.write_file(os.path.join(staged, name), files[name], mode=0o600)
+        meta = {"release_id": release_id, "kept": time.time(), "why": why, "checksums": plan.checksums(files)}
+        if config is not None:
+            meta["config"] = config
+        # meta.json last: a staged directory with it is complete (see _finish_replacement).
+        fs.write_json(os.path.join(staged, "meta.json"), meta)
+        fs.make_dir(self.history)
+        previous = fs.read_json(os.path.join(self.lkg, "meta.json")) if fs.is_dir(self.lkg) else None
+        if previous is not None:
+            target = os.path.join(self.history, str(previous.get("release_id")))
+            # Into history by a rename (atomic); an entry of that id already there is the same release.
+            fs.rename(self.lkg, target if not fs.is_dir(target) else aside)
+        elif fs.is_dir(self.lkg):
+            fs.rename(self.lkg, aside)
+        fs.rename(staged, self.lkg)
+        fs.remove_tree(aside)
+        for name in plan.prune_history(fs.list_dir(self.history), history_size):
+            doomed = os.path.join(self.history, "." + name + ".deleting")
+            fs.rename(os.path.join(self.history, name), doomed)
+            fs.remove_tree(doomed)
+        for name in fs.list_dir(self.history):
+            if name.startswith("."):
+                fs.remove_tree(os.path.join(self.history, name))
+        return meta
+
+    def taken_ids(self):
+        records = fs.read_json(self.path("releases.json"), default=[])
+        taken = [record.get("release_id") for record in records if isinstance(record, dict)]
+        taken.extend(fs.list_dir(self.history))
+        meta = fs.read_json(os.path.join(self.lkg, "meta.json"))
+        if isinstance(meta, dict):
+            taken.append(meta.get("release_id"))
+        return taken
+
+    def known_settings_of(self, config_checksum):
+        """The recorded settings of the config with this checksum (last-known-good, the newest
+        record), or None when the collection did not record that config."""
+        if not config_checksum:
+            return None
+        kept_records = []
+        for path in (os.path.join(self.lkg, "meta.json"), self.path("current.json")):
+            try:
+                kept_records.append(fs.read_json(path))
+            except fs.HostError:
+                # A damaged record is reported where it matters (reading last-known-good); here
+                # it only means the settings must be read from the config itself.
+                continue
+        for kept in kept_records:
+            if isinstance(kept, dict) and (kept.get("checksums") or {}).get("config") == config_checksum:
+                config = kept.get("config") or {}
+                if isinstance(config.get("settings"), dict):
+                    return config["settings"]
+        return None
+
+    # -- pending ----------------------------------------------------------------------------
+
+    def read_pending(self):
+        return fs.read_json(self.path("pending.json"))
+
+    def write_pending(self, pending):
+        fs.write_json(self.path("pending.json"), pending)
+
+    def mark_applied(self):
+        """Note that the candidate was reloaded or started (see Transaction.recover)."""
+        pending = self.read_pending()
+        if isinstance(pending, dict):
+            pending["applied"] = True
+            self.write_pending(pending)
+
+    def clear_pending(self):
+        fs.remove_file(self.path("pending.json"))
+
+    # -- candidate --------------------------------------------------------------------------
+
+    def write_candidate(self, files):
+        fs.remove_tree(self.candidate)
+        fs.make_dir(self.candidate, group=self.group)
+        for name in plan.MANAGED_FILES:
+            if files.get(name):
+                owner_group, mode = ("root", 0o644) if name in UNIT_FILES else (self.group, 0o640)
+                fs.write_file(os.path.join(self.candidate, name), files[name], "root", owner_group, mode)
+        return self.candidate
+
+    def remove_candidate(self):
+        # The candidate holds a copy of the secrets: keep none once it is live.
+        fs.remove_tree(self.candidate)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def record(self, record):
+        records = fs.read_json(self.path("releases.json"), default=[])
+        records.append(record)
+        fs.write_json(self.path("releases.json"), records[-RECORDS_KEPT:])
+        fs.write_json(self.path("current.json"), record)
+        return record

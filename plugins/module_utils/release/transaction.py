@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright: djangoops.gunicorn contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One release as a transaction on the host, over a Host (host.py, or a fake in tests).
+
+    recover -> plan -> candidate -> validate -> canary -> promote -> apply -> gate -> keep
+                                                                       \\-> roll back: restore,
+                                                                           restart, gate
+
+A candidate rejected before `promote` never touched the live service. Once it is live, any
+failure (a failed step or any other error) rolls back to last-known-good and is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.host import HostError
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.steps import StepFailed, Steps
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store import KeptReleaseError
+
+RECOVERY_OUTCOMES = {
+    plan.RECOVER_KEEP_PREVIOUS: "not applied (the live files are still the previous release's), verified healthy",
+    plan.RECOVER_VERIFY: "verified healthy",
+    plan.RECOVER_APPLY: "applied again (%s) and verified healthy",
+}
+
+
+class Transaction(Steps):
+    """`desired` holds the files to release; `config` the spec they were rendered from
+    (app_name, header, settings, extra_settings, python: see gunicorn_config.render), or None."""
+
+    def __init__(self, host, store, params, desired, config=None):
+        self.host, self.store, self.p = host, store, params
+        self.layout = params["layout"]
+        self.unit, self.socket_unit = self.layout["unit"], self.layout["socket_unit"]
+        self.desired = dict((name, desired.get(name) or "") for name in plan.MANAGED_FILES)
+        self.config = config
+        self.steps, self.evidence = [], []
+        self.stage = "plan"
+        self.started = host.now()
+        self.lock_wait = 0.0
+        self.release_id = time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(self.started))
+
+    # -- facts ----------------------------------------------------------------------------
+
+    def step(self, name, result, detail="", since=None):
+        now = self.host.now()
+        self.steps.append({"step": name, "result": result, "detail": detail,
+                           "seconds": round(now - (since or now), 3)})
+
+    def live_files(self):
+        return dict((name, self.host.read_live(name) or "") for name in plan.MANAGED_FILES)
+
+    def state(self):
+        return self.host.unit_state(self.unit)
+
+    def settings_of(self, config_text):
+        """Settings of a config: as recorded when the collection released it, else as read."""
+        if not config_text:
+            return None
+        if config_text == self.desired["config"] and self.config:
+            return self.config["settings"]
+        recorded = self.store.known_settings_of(plan.checksum(config_text))
+        return recorded if recorded is not None else gunicorn_config.read_literals(config_text)[0]
+
+    def label(self, option):
+        """How messages name a module option (option_names: the caller's own variable names)."""
+        return (self.p.get("option_names") or {}).get(option, option)
+
+    def desired_settings(self):
+        return self.settings_of(self.desired["config"]) or {}
+
+    def _config_record(self, files):
+        settings = self.settings_of(files.get("config"))
+        if self.config and files.get("config") == self.desired["config"]:
+            return {"settings": settings, "spec": self.config}
+        return {"settings": settings}
+
+    def _last_known_good(self):
+        try:
+            return self.store.last_known_good()
+        except KeptReleaseError as exc:
+            raise StepFailed("last-known-good", str(exc))
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def plan(self):
+        """What a run would do, without changing anything (check mode)."""
+        live = self.live_files()
+        changed = plan.changed_files(live, self.desired)
+        live_settings = self.settings_of(live["config"])
+        counts = plan.scale_counts(live["config"], live_settings, self.config) if changed == ["config"] else None
+        action, reason = plan.plan_action(changed, self.state()["ActiveState"] == "active", live_settings,
+                                          self.desired_settings(), counts)
+        return {"changed_files": changed, "action": action, "reason": reason, "live": live, "counts": counts}
+
+    def load_rollback_target(self, entry=None):
+        """Make last-known-good (or the history entry `entry`) the desired release."""
+        try:
+            kept = self.store.history_entry(entry) if entry else self.store.last_known_good()
+        except KeptReleaseError as exc:
+            raise StepFailed("rollback", str(exc))
+        source = self.store.path("history", entry) if entry else self.store.lkg
+        if kept is None:
+            raise StepFailed("rollback", "%s holds no release to roll back to" % source)
+        files, meta = kept
+        self.desired = files
+        self.config = (meta.get("config") or {}).get("spec")
+        return source
+
+    def deploy(self, rollback_to=None, kind="deploy"):
+        with self.store.lock(self.p["lock_timeout"]):
+            now = self.host.now()
+            self.lock_wait, self.started = round(now - self.started, 3), now
+            self.release_id = plan.unique_release_id(
+                time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(now)), self.store.taken_ids())
+            if kind == "rollback":
+                self.load_rollback_target(rollback_to)
+            return self._run(kind)
+
+    def reject(self, step, detail):
+        """Record a release refused before it started (the host lacks what it needs): StepFailed."""
+        failure = StepFailed(step, detail)
+        with self.store.lock(self.p["lock_timeout"]):
+            self._record_failure({"kind": "deploy", "changed_files": [], "action": plan.ACTION_NONE, "reason": "",
+                                  "recovered": None, "rolled_back": False}, failure, None, False)
+        return failure
+
+    # -- the transaction ------------------------------------------------------------------
+
+    def _run(self, kind):
+        result = {"kind": kind, "changed_files": [], "action": plan.ACTION_NONE, "reason": "",
+                  "recovered": None, "rolled_back": False, "healthy": False}
+        try:
+            result["recovered"] = self.recover()
+        except StepFailed as failure:
+            self._record_failure(result, failure, restored=failure.restored, healthy_after=False)
+            raise
+        lkg = self._last_known_good()
+        planned = self.plan()
+        live, changed, action = planned["live"], planned["changed_files"], planned["action"]
+        state = self.state()
+        active = state["ActiveState"] == "active"
+        result.update(changed_files=changed, action=action, reason=planned["reason"])
+
+        if not changed:
+            try:
+                self.stage = action
+                self._apply(action, state, None)
+                self._gate(action, state, [])
+            except (StepFailed, HostError) as exc:
+                failure = self._as_failure(exc)
+                # Nothing was changed, so there is nothing to roll back: report and record.
+                failure.detail = "nothing changed, but the service is unhealthy: %s" % failure.detail
+                self._record_failure(result, failure, restored=None, healthy_after=False)
+                raise failure
+            result["healthy"] = True
+            self._enable()
+            if lkg is None or plan.checksums(lkg[0]) != plan.checksums(live):
+                self._keep(live, "verified healthy (adopted)")
+            result["result"] = plan.RESULT_OF_ACTION[action]
+            return self._finish(result)
+
+        # A running service without last-known-good (adopted from elsewhere, or a release whose
+        # record was lost): keep what runs now if it is healthy.
+        if lkg is None and active and any(live.values()):
+            try:
+                self._gate(plan.ACTION_NONE, state, [])
+                self._keep(live, "running config adopted before the change")
+                lkg = (live, None)
+            except (StepFailed, HostError):
+                self.step("adopt", "skipped", "the running service is not healthy: nothing to adopt")
+
+        try:
+            self.stage = "candidate"
+            since = self.host.now()
+            candidate = self.store.write_candidate(self.desired)
+            self.step("candidate", "ok", "rendered files staged in %s" % candidate, since)
+            self._validate(live)
+            if self.p["canary"]:
+                self._canary()
+            else:
+                self.step("canary", "skipped", "%s is false" % self.label("canary"))
+        except (StepFailed, HostError) as exc:
+            failure = self._as_failure(exc)
+            self._record_failure(result, failure, restored=None, healthy_after=active)
+            raise failure
+
+        before_workers = self.host.workers(state["MainPID"])
+        try:
+            self.stage = "promote"
+            self._promote(changed, live)
+        except Exception as exc:
+            # A live file could not be written (a full disk): nothing was applied yet, so put
+            # back the live files that were replaced and report it.
+            failure = self._as_failure(exc)
+            since = self.host.now()
+            put_back = self._restore(live)
+            self.store.clear_pending()
+            self.step("promote", "undone", "live files put back: %s" % (", ".join(put_back) or "none"), since)
+            self._record_failure(result, failure, restored=None, healthy_after=active)
+            raise failure
+        try:
+            self.stage = action
+            self._apply(action, state, planned["counts"])
+            self.stage = "health-gate"
+            self.store.mark_applied()
+            self._gate(action, state, before_workers)
+        except Exception as exc:
+            # Whatever went wrong once the candidate is live (a failed step, systemctl or a
+            # signal failing, a write error): roll back and record it.
+            failure = self._as_failure(exc)
+            restored, healthy_after = self._rollback_after(lkg)
+            result["rolled_back"] = bool(restored)
+            self._record_failure(result, failure, restored=restored, healthy_after=healthy_after)
+            raise failure
+        self._enable()
+        self._keep(self.live_files(), "passed the health gate")
+        self.store.clear_pending()
+        self.store.remove_candidate()
+        result["healthy"] = True
+        result["result"] = "rolled_back" if kind == "rollback" else plan.RESULT_OF_ACTION[action]
+        return self._finish(result)
+
+    def _as_failure(self, exc):
+        if isinstance(exc, StepFailed):
+            return exc
+        detail = str(exc) if isinstance(exc, HostError) else "%s: %s" % (type(exc).__name__, exc)
+        return StepFailed(self.stage, detail, self.host.journal(self.unit, self.started))
+
+    # -- promotion and restore ---------------------------------------------------------
+
+    def _promote(self, changed, live):
+        since = self.host.now()
+        self.store.write_pending({
+            "release_id": self.release_id, "started": self.started,
+            "candidate": plan.checksums(self.desired), "previous": plan.checksums(live),
+            "candidate_settings": self.desired_settings(), "previous_settings": self.settings_of(live["config"]),
+        })
+        self._put_live(changed, self.desired)
+        self.step("promote", "ok", "live files replaced: %s" % ", ".join(changed), since)
+
+    def _put_live(self, names, files):
+        for name in names:
+            if files.get(name):
+                self.host.write_live(name, files[name])
+            else:
+                self.host.remove_live(name)
+        if "unit" in names or "socket" in names:
+            self.host.daemon_reload()
+
+    def _restore(self, files):
+        """Make the live files equal to `files` (a missing file is removed); the names changed."""
+        restored = plan.changed_files(self.live_files(), files)
+        self._put_live(restored, files)
+        return restored
+
+    def _restore_and_verify(self, files):
+        """Restore `files`, restart (never only HUP: the master may be dead), gate: (restored, healthy)."""
+        restored = self._restore(files)
+        try:
+            self._apply(plan.ACTION_RESOCKET if "socket" in restored else plan.ACTION_RESTART, self.state(), None)
+            self._gate(plan.ACTION_RESTART, self.state(), [])
+            return restored, True
+        except Exception as again:
+            again = self._as_failure(again)
+            self.evidence.append("rollback: %s" % again.detail)
+            self.evidence.extend(again.lines)
+            return restored, False
+
+    def _rollback_after(self, lkg):
+        """After a live failure: restore last-known-good; (restored file names, healthy?)."""
+        since = self.host.now()
+        try:
+            if not self.p["rollback"]:
+                self.step("rollback", "skipped", "%s is false" % self.label("rollback"))
+                return [], False
+            if lkg is None:
+                self.host.systemctl("stop", self.unit)
+                self.step("rollback", "failed", "no last-known-good exists (first release): the service is stopped",
+                          since)
+                return [], False
+            restored, healthy = self._restore_and_verify(lkg[0])
+            self.step("rollback", "ok" if healthy else "failed", "restored %s from last-known-good, restarted" % (
+                ", ".join(restored) or "nothing"), since)
+            return restored or ["(live already equal)"], healthy
+        finally:
+            self.store.clear_pending()
+
+    def _enable(self):
+        units = [self.unit] + ([self.socket_unit] if self.host.read_live("socket") else [])
+        for unit in units:
+            if self.host.unit_state(unit).get("UnitFileState") != "enabled":
+                rc, message = self.host.systemctl("enable", unit)
+                if rc != 0:
+                    raise HostError("systemctl enable %s failed: %s" % (unit, message))
+                self.step("enable", "ok", "enabled %s" % unit)
+
+    def _keep(self, files, why):
+        self.store.keep(self.release_id, files, why, self.p["history_size"], self._config_record(files))
+        self.step("last-known-good", "ok", "%s: %s" % (self.release_id, why))
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def recover(self):
+        """Finish a release interrupted after pending.json was written (plan.recovery_plan
+        decides); pending.json is gone afterwards whatever happens. Returns what was done."""
+        pending = self.store.read_pending()
+        if pending is None:
+            return None
+        since, release_id = self.host.now(), pending.get("release_id")
+        try:
+            try:
+                live = self.live_files()
+                state = self.state()
+                pending.setdefault("candidate_settings", self.settings_of(live["config"]))
+                if "previous_settings" not in pending:
+                    # A pending.json of an earlier version: the previous release is last-known-good.
+                    kept = self._last_known_good()
+                    pending["previous_settings"] = self.settings_of(kept[0]["config"]) if kept else None
+                what, action = plan.recovery_plan(pending, plan.checksums(live), state["ActiveState"] == "active")
+                if what == plan.RECOVER_RESTORE:
+                    raise StepFailed("recover", "the interrupted release %s left the service %s" % (
+                        release_id, state["ActiveState"]))
+                workers = self.host.workers(state["MainPID"])
+                self._apply(action, state, None)
+                self._gate(action, state, workers)
+                if what != plan.RECOVER_KEEP_PREVIOUS:
+                    self._keep(live, "interrupted release %s verified healthy" % release_id)
+                outcome = RECOVERY_OUTCOMES[what] % action if what == plan.RECOVER_APPLY else RECOVERY_OUTCOMES[what]
+            except Exception:
+                lkg = self._last_known_good()
+                if lkg is None:
+                    outcome = "unverified, no last-known-good to restore"
+                else:
+                    restored, healthy = self._restore_and_verify(lkg[0])
+                    if not healthy:
+                        failure = StepFailed("recover", "the interrupted release %s was rolled back to last-known-good, "
+                                             "which is not healthy either" % release_id, self.evidence)
+                        failure.restored = restored or ["(live already equal)"]
+                        raise failure
+                    outcome = "rolled back to last-known-good"
+        finally:
+            self.store.clear_pending()
+        self.step("recover", "ok", "interrupted release %s: %s" % (release_id, outcome), since)
+        return {"release_id": release_id, "outcome": outcome}
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _finish(self, result):
+        live = self.live_files()
+        record = {
+            "release_id": self.release_id,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "seconds": round(self.host.now() - self.started, 3),
+            "kind": result["kind"], "result": result["result"], "action": result["action"],
+            "reason": result["reason"], "changed_files": result["changed_files"],
+            "checksums": plan.checksums(live), "config": {"settings": self.settings_of(live["config"])},
+            "healthy": result["healthy"], "rolled_back": result["rolled_back"],
+            "sizing": self.p.get("sizing") or {}, "lock_wait_seconds": self.lock_wait, "steps": self.steps,
+        }
+        if result.get("error"):
+            record["error"] = result["error"]
+        result["record"] = self.store.record(record)
+        result["steps"], result["checksums"] = self.steps, record["checksums"]
+        return result
+
+    def _record_failure(self, result, failure, restored, healthy_after):
+        self.step(failure.step, "failed", failure.detail)
+        # rejected: stopped before going live; rolled_back: went live, last-known-good restored.
+        result["result"] = "rejected" if restored is None else ("rolled_back" if restored else "failed")
+        result["healthy"] = bool(healthy_after)
+        result["error"] = {"step": failure.step, "detail": failure.detail, "evidence": failure.lines + self.evidence,
+                           "summary": plan.describe_failure(failure.step, failure.detail, restored, healthy_after)}
+        failure.result = self._finish(result)

@@ -1,0 +1,219 @@
+"""Fakes of the release engine's tests: FakeHost, a host for the release transaction, in memory: systemd units, a Gunicorn master and its
+workers, the live files and HTTP answers, with a clock that advances only when the transaction
+sleeps. The store works on a real temporary directory beside it.
+
+Markers in a config's text decide how the fake app behaves with it:
+  CHECK-FAILS  gunicorn --check-config exits 1
+  BROKEN       every page answers 500 (on the canary and live)
+  NO-BOOT      the master does not start, and a HUP to it kills it
+"""
+import os
+import signal
+
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config, layout as app_layout
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.host import HostError
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store import Store
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.transaction import Transaction
+
+
+class FakeHost:
+    def __init__(self, layout):
+        self.layout = layout
+        self.clock = 1000.0
+        self.files = {}
+        self.calls = []
+        self.next_pid = 100
+        self.master = None          # {"pid", "config", "workers"} of the running service
+        self.failed = False
+        self.enabled = set()
+        self.canary_unit = None
+        self.canary = None          # the config text the canary runs
+        self.taken_ports = set()
+        self.known = {"workers", "timeout", "forwarded_allow_ips", "bind"}
+        self.fail_write = set()      # live file names whose write fails (a full disk)
+        self.fail_unit_state_after = None  # raise HostError from unit_state after this many calls
+        self.unit_state_calls = 0
+        self.starts_fail = False     # every start of the service fails (rollbacks too)
+        self.signal_error = None     # an exception signal() raises
+
+    # time
+    def now(self):
+        return self.clock
+
+    def sleep(self, seconds):
+        self.clock += seconds
+
+    # files
+    def problems(self):
+        return []
+
+    def read_live(self, name):
+        return self.files.get(name)
+
+    def write_live(self, name, content):
+        if name in self.fail_write:
+            raise HostError("cannot write %s: [Errno 28] No space left on device" % name)
+        self.files[name] = content
+
+    def remove_live(self, name):
+        self.files.pop(name, None)
+
+    # systemd
+    def _pid(self):
+        self.next_pid += 1
+        return self.next_pid
+
+    def _boot(self, config):
+        if self.starts_fail or "NO-BOOT" in (config or ""):
+            self.master, self.failed = None, True
+            return False
+        settings = gunicorn_config.read_literals(config)[0]
+        pid = self._pid()
+        self.master = {"pid": pid, "config": config,
+                       "workers": [self._pid() for _worker in range(settings["workers"])]}
+        self.failed = False
+        return True
+
+    def systemctl(self, verb, unit):
+        self.calls.append((verb, unit))
+        if unit == self.layout["canary_unit"]:
+            if verb == "start":
+                self.canary = self._read_candidate_config()
+                return (1, "canary failed") if "NO-BOOT" in self.canary else (0, "")
+            self.canary = None if verb == "stop" else self.canary
+            return 0, ""
+        if verb == "enable":
+            self.enabled.add(unit)
+            return 0, ""
+        if unit != self.layout["unit"]:
+            return 0, ""
+        if verb in ("start", "restart"):
+            if verb == "start" and self.master:
+                return 0, ""
+            return (0, "") if self._boot(self.files.get("config")) else (1, "Job failed, see journalctl")
+        if verb == "reload":
+            if not self.master:
+                return 1, "not active"
+            config = self.files.get("config")
+            if "NO-BOOT" in config:
+                self.master, self.failed = None, True
+                return 0, ""
+            settings = gunicorn_config.read_literals(config)[0]
+            self.master["config"] = config
+            self.master["workers"] = [self._pid() for _worker in range(settings["workers"])]
+            return 0, ""
+        if verb == "stop":
+            self.master = None
+        return 0, ""
+
+    def _read_candidate_config(self):
+        with open(os.path.join(self.layout["candidate_dir"], "config"), encoding="utf-8") as handle:
+            return handle.read()
+
+    def daemon_reload(self):
+        self.calls.append(("daemon-reload", None))
+
+    def unit_state(self, unit):
+        self.unit_state_calls += 1
+        if self.fail_unit_state_after is not None and self.unit_state_calls > self.fail_unit_state_after:
+            raise HostError("systemctl show %s failed (rc=1): Failed to connect to bus" % unit)
+        enabled = "enabled" if unit in self.enabled else "disabled"
+        if unit != self.layout["unit"]:
+            return {"ActiveState": "inactive", "SubState": "dead", "MainPID": 0, "UnitFileState": enabled}
+        if self.master:
+            return {"ActiveState": "active", "SubState": "running", "MainPID": self.master["pid"],
+                    "UnitFileState": enabled}
+        state = "failed" if self.failed else "inactive"
+        return {"ActiveState": state, "SubState": state, "MainPID": 0, "UnitFileState": enabled}
+
+    def journal(self, unit, since_epoch, lines=25):
+        return ["journal of %s" % unit]
+
+    def install_canary(self, content):
+        self.canary_unit = content
+
+    def remove_canary(self):
+        self.canary_unit, self.canary = None, None
+
+    # processes and probes
+    def workers(self, pid):
+        return list(self.master["workers"]) if self.master and self.master["pid"] == pid else []
+
+    def signal(self, pid, signum):
+        self.calls.append((signum.name, pid))
+        if self.signal_error:
+            raise self.signal_error
+        if signum == signal.SIGTTIN:
+            self.master["workers"].append(self._pid())
+        elif signum == signal.SIGTTOU:
+            self.master["workers"].pop()
+
+    def http_get(self, address, path):
+        if address[0] == "unix" and address[1] == self.layout["canary_socket"]:
+            config = self.canary
+        else:
+            config = self.master["config"] if self.master else None
+            binds = gunicorn_config.read_literals(config)[0].get("bind", []) if config else []
+            if address not in [plan.probe_address(bind) for bind in binds]:
+                config = None
+        if config is None:
+            raise HostError("%s %s: [Errno 111] Connection refused" % (address, path))
+        return (500, "Server Error") if "BROKEN" in config else (200, "ok Catalog")
+
+    def port_is_free(self, host, port):
+        return port not in self.taken_ports
+
+    def known_settings(self):
+        return set(self.known)
+
+    def check_config(self, config_path, candidate_dir):
+        with open(config_path, encoding="utf-8") as handle:
+            text = handle.read()
+        return (1, "Error: CHECK-FAILS\n") if "CHECK-FAILS" in text else (0, "")
+
+
+UNIT = "[Service]\nExecStart=/srv/mysite/venv/bin/gunicorn --config /etc/gunicorn/mysite/gunicorn.conf.py\n"
+SOCKET = "[Socket]\nListenStream=127.0.0.1:8000\n"
+
+
+def config_spec(workers=2, bind="127.0.0.1:8000", python="", preload=False, timeout=30, extra=None):
+    names = app_layout.app_layout("mysite")
+    settings = gunicorn_config.effective_settings(
+        {"wsgi_app": "mysite.wsgi:application", "bind": bind, "workers": workers, "preload_app": preload,
+         "timeout": timeout}, names["proc_name"], names["control_socket"])
+    return {"app_name": "mysite", "header": "#\n# Ansible managed\n#", "settings": settings,
+            "extra_settings": extra or {}, "python": python}
+
+
+def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket=""):
+    text = gunicorn_config.render(spec["app_name"], spec["settings"], spec["extra_settings"], spec["python"],
+                                  spec["header"])
+    return {"config": text, "app_env": app_env, "secret_env": secret_env, "unit": unit, "socket": socket}
+
+
+class Harness:
+    """One app on a FakeHost; `deploy` and `rollback` run a fresh transaction as the module does."""
+
+    def __init__(self, tmp_path):
+        self.layout = app_layout.app_layout("mysite", str(tmp_path / "etc"), str(tmp_path / "state"),
+                                            str(tmp_path / "systemd"))
+        self.host = FakeHost(self.layout)
+        checks = [{"path": "/healthz"}, {"path": "/items/", "contains": "Catalog"}]
+        self.params = {"layout": self.layout, "health_checks": checks,
+                       "health_timeout": 30, "canary": True, "rollback": True, "history_size": 5,
+                       "lock_timeout": 0, "sizing": {}, "canary_unit": "[Service]\n"}
+        self.store = Store(self.layout["app_state_dir"], "root")
+
+    def transaction(self, spec=None, files=None, **params):
+        self.host.clock += 10  # each release starts in a later second
+        spec = spec or config_spec()
+        return Transaction(self.host, self.store, dict(self.params, **params), files or release_files(spec), spec)
+
+    def deploy(self, spec=None, files=None, **params):
+        os.makedirs(self.layout["app_state_dir"], exist_ok=True)
+        return self.transaction(spec, files, **params).deploy()
+
+    def rollback(self, entry=None, **params):
+        return Transaction(self.host, self.store, dict(self.params, **params), {}, None).deploy(
+            entry, kind="rollback")
