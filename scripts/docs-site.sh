@@ -24,6 +24,7 @@ labels = [
      "Ansible Configuration Settings"),
     ("common_return_values", "reference_appendices/common_return_values.html#common-return-values",
      "Return Values"),
+    ("action_plugins", "plugins/action.html#action-plugins", "Action plugins"),
 ]
 header = b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n"
 header += b"# The remainder of this file is compressed using zlib.\n"
