@@ -354,11 +354,9 @@ class Suite:
             # Let sshd notice the dead connection and hang up the session before the module goes on.
             time.sleep(2)
             # The hang-up may already have woken the module (the kernel sends SIGCONT with SIGHUP to a
-            # stopped, orphaned process group), which may be done by now; or it killed the module. The
-            # record below tells which: only a module that lived on finishes the release.
-            alive = bool(seen.get("pid")) and self.sh("kill -0 %d" % seen["pid"], check=False).returncode == 0
-            if alive:
-                self.on_host("signal", str(seen["pid"]), "SIGCONT")
+            # stopped, orphaned process group) and it may be done by now, or it killed the module:
+            # kill -CONT fails only when the module is gone, and the record below tells which.
+            alive = bool(seen.get("pid")) and self.sh("kill -CONT %d" % seen["pid"], check=False).returncode == 0
             result = self.finish(run)
             self.check("%s: reached, and the connection dropped" % label,
                        seen.get("hit") is True and bool(dropped) and result["rc"] != 0,
