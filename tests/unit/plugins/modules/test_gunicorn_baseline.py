@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+from core_compat import patch_module_args
 
 from ansible_collections.djangoops.gunicorn.plugins.modules import gunicorn_baseline
 

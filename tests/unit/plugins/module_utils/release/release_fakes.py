@@ -142,8 +142,9 @@ class FakeHost:
 
     def signal(self, pid, signum):
         self.calls.append((signum.name, pid))
-        if self.signal_error:
-            raise self.signal_error
+        if self.signal_error is not None:
+            # A test sets an exception instance here; pylint only sees the None of __init__.
+            raise self.signal_error  # pylint: disable=raising-bad-type
         if signum == signal.SIGTTIN:
             self.master["workers"].append(self._pid())
         elif signum == signal.SIGTTOU:
