@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import json
 import os
 import re
 import socket
@@ -20,44 +19,13 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.host_baseline i
     COUNTED, JOURNAL_CATEGORIES, JOURNAL_GREP, db_connections, format_address, journal_argv, parse_journal,
     procs_running, vmstat_percentages,
 )
+from journal_sample import JOURNAL, journal_line
 
 psutil = pytest.importorskip("psutil", reason="psutil is required by gunicorn_baseline")
 
 CpuTimes = collections.namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal")
 Address = collections.namedtuple("Address", "ip port")
 Connection = collections.namedtuple("Connection", "laddr raddr status")
-
-
-def journal_line(message, unit="gunicorn-mysite.service", when=1795708206272363, systemd=False):
-    entry = {"MESSAGE": message, "__REALTIME_TIMESTAMP": str(when), "PRIORITY": "6"}
-    if systemd:
-        entry.update(_SYSTEMD_UNIT="init.scope", UNIT=unit)
-    else:
-        entry["_SYSTEMD_UNIT"] = unit
-    return json.dumps(entry)
-
-
-JOURNAL = "\n".join([
-    journal_line("[2026-11-26 15:50:05 +0000] [1495] [INFO] Booting worker with pid: 1497",
-                 unit="gunicorn-mysite-canary.service"),
-    journal_line("Started gunicorn-mysite-canary.service - Canary", unit="gunicorn-mysite-canary.service",
-                 systemd=True),
-    journal_line("Started gunicorn-mysite.service - Gunicorn serving the Django app mysite.", systemd=True),
-    journal_line("[2026-11-26 15:50:06 +0000] [1534] [INFO] Booting worker with pid: 1535"),
-    journal_line("[2026-11-26 15:50:06 +0000] [1534] [INFO] Booting worker with pid: 1537"),
-    journal_line("[2026-11-26 16:01:00 +0000] [1534] [CRITICAL] WORKER TIMEOUT (pid:1535)", when=1795708860000000),
-    journal_line("[2026-11-26 16:01:01 +0000] [1534] [ERROR] Worker (pid:1537) was sent SIGKILL! Perhaps out of "
-                 "memory?", when=1795708861000000),
-    journal_line("[2026-11-26 16:01:02 +0000] [1534] [ERROR] Worker (pid:1540) exited with code 1.",
-                 when=1795708862000000),
-    journal_line("Reloaded gunicorn-mysite.service - Gunicorn serving the Django app mysite.", systemd=True),
-    journal_line("gunicorn-mysite.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED",
-                 systemd=True, when=1795708863000000),
-    json.dumps({"MESSAGE": [87, 79, 82, 75, 69, 82, 32, 84, 73, 77, 69, 79, 85, 84, 32, 255],
-                "_SYSTEMD_UNIT": "gunicorn-mysite.service", "__REALTIME_TIMESTAMP": "1795708864000000"}),
-    "not json",
-    journal_line("[2026-11-26 16:02:00 +0000] [1534] [INFO] an access log line"),
-])
 
 
 # -- journal ------------------------------------------------------------------------------------
