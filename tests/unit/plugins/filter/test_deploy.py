@@ -20,6 +20,7 @@ from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.deploy_summary 
 )
 
 from deploy_results import CONFIG, SHA, checked, release_failed, released, task_failed, unreachable
+from markdown_cells import table_cells
 
 OUTCOME_KEYS = {"state", "failed", "drift", "result", "service_action", "changed_files", "healthy", "rolled_back",
                 "reason", "step", "task", "message", "evidence", "release_id", "sizing", "sizing_applied",
@@ -269,23 +270,6 @@ def test_summary_refuses_bad_input(host_vars, hosts, message):
 
 
 # -- Markdown ---------------------------------------------------------------------------------
-
-def table_cells(lines):
-    """Cells of each line of a Markdown table, split on unescaped pipes."""
-    rows = []
-    for line in lines:
-        assert line.startswith("| ") and line.endswith(" |"), line
-        cells, current, escaped = [], "", False
-        for char in line[2:-2]:
-            if char == "|" and not escaped:
-                cells.append(current.strip())
-                current = ""
-            else:
-                current += char
-            escaped = char == "\\"
-        cells.append(current.strip())
-        rows.append(cells)
-    return rows
 
 
 def test_stopped_rollout_markdown():

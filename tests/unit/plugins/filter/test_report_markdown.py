@@ -14,24 +14,7 @@ from ansible_collections.djangoops.gunicorn.plugins.filter.report import (
 )
 
 from report_facts import GIB, gunicorn_facts, hostvars, instance
-
-
-def table_cells(markdown):
-    """Cells of each line of a Markdown table, split on unescaped pipes."""
-    rows = []
-    for line in markdown.splitlines():
-        assert line.startswith("| ") and line.endswith(" |"), line
-        cells, current, escaped = [], "", False
-        for char in line[2:-2]:
-            if char == "|" and not escaped:
-                cells.append(current.strip())
-                current = ""
-            else:
-                current += char
-            escaped = char == "\\"
-        cells.append(current.strip())
-        rows.append(cells)
-    return rows
+from markdown_cells import table_cells
 
 
 def render(**facts_by_host):
@@ -42,7 +25,7 @@ def test_limited_host_table():
     markdown = render(web1=gunicorn_facts(instances=[instance()]))
     lines = markdown.splitlines()
     assert len(lines) == 3
-    header, separator, row = table_cells(markdown)
+    header, separator, row = table_cells(markdown.splitlines())
     assert separator == ["---"] * len(HEADER)
     assert header == list(HEADER)
     assert row == [
@@ -65,7 +48,7 @@ def test_every_row_has_every_column():
                             db_max_connections=50, max_workers=3),
         down=None,
         idle=gunicorn_facts(cpus=1.0, memory=2 * GIB, cpu_source="cgroup_v2", memory_source="cgroup_v2"))
-    rows = table_cells(markdown)
+    rows = table_cells(markdown.splitlines())
     assert [row[0] for row in rows[2:]] == ["down", "idle", "web1", "web2"]
     assert {len(row) for row in rows} == {len(HEADER)}
     down, idle, web1, web2 = rows[2:]
@@ -86,7 +69,7 @@ def test_pipes_and_newlines_cannot_break_the_table():
     facts["recommendation"]["warnings"] = ["first | warning", "second\nline"]
     markdown = render(web1=facts)
     assert len(markdown.splitlines()) == 3
-    row = table_cells(markdown)[2]
+    row = table_cells(markdown.splitlines())[2]
     assert len(row) == len(HEADER)
     assert row[3].startswith("odd\\|name.service:")
     assert row[7] == "first \\| warning; second line"
