@@ -26,7 +26,6 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
 
 RECORDS_KEPT = 50
-UNIT_FILES = ("unit", "socket")
 
 
 class KeptReleaseError(Exception):
@@ -181,7 +180,7 @@ class Store:
         fs.make_dir(self.candidate, group=self.group)
         for name in plan.MANAGED_FILES:
             if files.get(name):
-                owner_group, mode = ("root", 0o644) if name in UNIT_FILES else (self.group, 0o640)
+                owner_group, mode = ("root", 0o644) if name in plan.UNIT_FILES else (self.group, 0o640)
                 fs.write_file(os.path.join(self.candidate, name), files[name], "root", owner_group, mode)
         return self.candidate
 
