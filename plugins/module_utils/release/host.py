@@ -213,6 +213,19 @@ def process_group_memory(pid):
     return total or None
 
 
+def process_started(pid):
+    """Epoch at which process `pid` started (clock ticks after boot, /proc/stat's btime), or None."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            stat = handle.read()
+        ticks = int(stat[stat.rfind(")") + 2:].split()[19])
+        with open("/proc/stat", encoding="utf-8") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration, TypeError):
+        return None
+    return boot + ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
 def memory_available():
     """MemAvailable of the host in bytes (None when unknown)."""
     kib = _proc_kib("/proc/meminfo", "MemAvailable")
@@ -416,6 +429,20 @@ class Host:
 
     def workers(self, pid):
         return child_pids(pid) if pid else []
+
+    def master_started(self, pid):
+        """When the process `pid` started (epoch seconds), or None."""
+        return process_started(pid)
+
+    def written(self):
+        """When each live file that exists was last written (epoch seconds)."""
+        found = {}
+        for name, path in self.paths.items():
+            try:
+                found[name] = os.stat(path).st_mtime
+            except OSError:
+                continue
+        return found
 
     def signal(self, pid, signum):
         os.kill(pid, signum)

@@ -308,6 +308,22 @@ RECOVER_APPLY = "apply"
 RECOVER_RESTORE = "restore"
 
 
+def adoption_problem(master_started, written):
+    """Why the running master may not run the live files (None when it does): `written` maps the
+    live files that exist to when they were last written. systemd reads the unit and the
+    environment files, and Gunicorn its config, when the master starts (a HUP re-reads the
+    config, but leaves no trace to tell it from a worker recycled by max_requests): a file written
+    after that may never have been loaded, so adopting it as last-known-good would keep an
+    untested release. `master_started` None (unknown) is a problem too."""
+    if master_started is None:
+        return "the running master's start time cannot be read"
+    newer = sorted(name for name, mtime in written.items() if mtime is not None and mtime > master_started)
+    if newer:
+        return ("the running master started before %s %s last written: it may not run %s"
+                % (", ".join(newer), "was" if len(newer) == 1 else "were", "it" if len(newer) == 1 else "them"))
+    return None
+
+
 def recovery_plan(pending, live_checksums, service_active):
     """What to do with a release interrupted after pending.json was written: (what, action).
 

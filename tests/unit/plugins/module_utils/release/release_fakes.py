@@ -44,6 +44,7 @@ class FakeHost:
         self.requests = []          # (address, method, path, headers) of every HTTP request
         self.on_request = None      # called before each request is answered (a test's fault)
         self.n_restarts = 0         # the live unit's NRestarts
+        self.mtimes = {}            # when each live file was last written (the fake clock)
         self.taken_ports = set()
         self.known = {"workers", "timeout", "forwarded_allow_ips", "bind"}
         self.fail_write = set()      # live file names whose write fails (a full disk)
@@ -70,6 +71,7 @@ class FakeHost:
         if name in self.fail_write:
             raise HostError("cannot write %s: [Errno 28] No space left on device" % name)
         self.files[name] = content
+        self.mtimes[name] = self.clock
 
     def remove_live(self, name):
         self.files.pop(name, None)
@@ -183,6 +185,15 @@ class FakeHost:
 
     def overlap_memory(self, pid):
         return self.memory
+
+    def master_started(self, pid):
+        for master in (self.master, self.partner):
+            if master and master["pid"] == pid:
+                return master["booted"]
+        return None
+
+    def written(self):
+        return dict((name, self.mtimes.get(name, 0.0)) for name in self.files if self.files[name])
 
     # processes and probes
     def workers(self, pid):
