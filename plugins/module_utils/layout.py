@@ -67,6 +67,9 @@ def app_layout(app_name, config_dir=DEFAULT_CONFIG_DIR, state_dir=DEFAULT_STATE_
         "config_file": os.path.join(app_config_dir, "gunicorn.conf.py"),
         "app_env_file": os.path.join(app_config_dir, "app.env"),
         "secret_env_file": os.path.join(app_config_dir, "secret.env"),
+        # The app's own release (revision, code directories) beside the config: a record, read by
+        # no process.
+        "release_file": os.path.join(app_config_dir, "release.json"),
         # The release's state: candidate, last-known-good, history, records, lock.
         "state_dir": state_dir,
         "app_state_dir": app_state_dir,

@@ -54,14 +54,39 @@ options:
   state:
     description:
       - V(present) releases the given config, units and environment.
-      - V(rolled_back) ignores them and restores the last-known-good release (or the history entry
-        O(rollback_to)), with the same validation, canary and health gate.
+      - V(rolled_back) ignores them and restores an earlier release (O(rollback_to): by default the
+        one before the current last-known-good), with the same validation, canary and health gate.
     type: str
     choices: [present, rolled_back]
     default: present
   rollback_to:
-    description: History entry (a release id under the state directory's C(history/)) for O(state=rolled_back).
+    description:
+      - The release O(state=rolled_back) restores. V(previous) (the default) is the one before the
+        current last-known-good; a number N goes N releases back (V(1) is V(previous)); a history
+        id (a release id under the state directory's C(history/)); a rollout id (see
+        O(rollout_id)) restores the release that was live before that rollout's first release on
+        the host; V(last-known-good) restores the current one as it is.
     type: str
+  revision:
+    description:
+      - The app's own version (a git sha, a tag, a build number). A new revision is a release
+        even when no other file changed (recorded in C(release.json) beside the config, with
+        O(app_dir) and O(venv) as given and resolved, so a C(current) symlink switched by another
+        tool is a new release too), and it is kept in every record and history entry.
+      - Empty means the code is whatever the directories hold: only the other files say what
+        changed.
+    type: str
+    default: ""
+  rollout_id:
+    description: Id of the fleet rollout this release belongs to (C(playbooks/deploy.yml) gives every
+      host the same one), kept in the release's record and history entry; O(rollback_to) accepts it.
+    type: str
+    default: ""
+  trial:
+    description: A trial release (a tuning candidate) - kept as last-known-good while it runs, but
+      replaced without leaving a history entry, so it takes no slot of a real release.
+    type: bool
+    default: false
   user:
     description: Non-root service user; the checks run as this user. Must exist.
     type: str
@@ -352,6 +377,22 @@ error:
   description: On failure, the step that failed, why, evidence (journal lines), a one-line summary and the option at fault.
   returned: failure
   type: dict
+revision:
+  description: The app revision the live release records (O(revision) of the release that is live at the end).
+  returned: when a release ran
+  type: str
+  sample: 4f2c9e1
+rollout:
+  description: The rollout id this run stamped on its release (O(rollout_id)).
+  returned: when a release ran
+  type: str
+kept_directories:
+  description: The app's code directories (resolved) that last-known-good and the history still need; a deploy
+    tool's clean-up must keep them for a rollback to bring them back. The module deletes nothing of the app.
+  returned: when a release ran
+  type: list
+  elements: str
+  sample: [/srv/shop/releases/4f2c9e1, /srv/shop/releases/4f2c9e1/venv]
 recovered:
   description: Outcome of finishing a release that an earlier, interrupted run left unverified.
   returned: when an interrupted release was found
@@ -363,6 +404,7 @@ directories_created:
   elements: str
 """
 
+import os
 import signal
 
 from ansible.module_utils.basic import AnsibleModule
@@ -374,7 +416,7 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store i
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.transaction import Transaction
 
 PUBLIC_KEYS = ("result", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered",
-               "checksums")
+               "checksums", "revision", "rollout", "kept_directories")
 
 
 def argument_spec():
@@ -382,6 +424,9 @@ def argument_spec():
         app_name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "rolled_back"], default="present"),
         rollback_to=dict(type="str"),
+        revision=dict(type="str", default=""),
+        rollout_id=dict(type="str", default=""),
+        trial=dict(type="bool", default=False),
         user=dict(type="str", required=True),
         group=dict(type="str", required=True),
         app_dir=dict(type="path", required=True),
@@ -441,7 +486,9 @@ def desired_release(params, names, fail):
              else "config: %s" % exc, "config.settings")
     files = {"config": text, "app_env": params["app_env"], "secret_env": params["secret_env"],
              "unit": params["units"]["service"], "socket": params["units"]["socket"] or "",
-             "probe_socket": (params["units"]["probe_socket"] or "") if params["units"]["socket"] else ""}
+             "probe_socket": (params["units"]["probe_socket"] or "") if params["units"]["socket"] else "",
+             "release": plan.release_record(params.get("revision"), params.get("app_dir"), params.get("venv"),
+                                            os.path.realpath)}
     return files, spec
 
 
@@ -481,6 +528,7 @@ def main():
         layout=names, health_checks=params["health_checks"], health_timeout=params["health_timeout"],
         canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
         lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
+        rollout_id=params["rollout_id"], trial=params["trial"],
         canary_unit=units.get("canary"), handover_unit=units.get("handover") if units.get("socket") else "",
         handover_socket_unit=units.get("handover_socket")), files, spec)
     problems = host.problems()

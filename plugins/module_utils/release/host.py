@@ -294,7 +294,8 @@ class Host:
         self.layout = layout
         self.user, self.group, self.app_dir, self.venv = user, group, app_dir, venv
         self.paths = {"config": layout["config_file"], "app_env": layout["app_env_file"],
-                      "secret_env": layout["secret_env_file"], "unit": layout["unit_file"],
+                      "secret_env": layout["secret_env_file"], "release": layout["release_file"],
+                      "unit": layout["unit_file"],
                       "socket": layout["socket_file"], "probe_socket": layout["probe_socket_file"]}
         self.canary_path = os.path.join(CANARY_UNIT_DIR, layout["canary_unit"])
         self.partner_paths = (os.path.join(RUNTIME_UNIT_DIR, layout["handover_unit"]),

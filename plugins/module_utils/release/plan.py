@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
 
 # Files a release manages, in the order they are promoted. The units go last so that a
 # daemon-reload sees a consistent set. "socket" is the optional socket-activation unit, and
-# "probe_socket" the live master's private probe socket that comes with it.
-MANAGED_FILES = ("config", "app_env", "secret_env", "unit", "socket", "probe_socket")
+# "probe_socket" the live master's private probe socket that comes with it. "release" records the
+# app's own release (its revision and code directories): nothing reads it, but a new revision is a
+# release even when no other file changed, and a rollback brings the record back with the rest.
+MANAGED_FILES = ("config", "app_env", "secret_env", "release", "unit", "socket", "probe_socket")
 UNIT_FILES = ("unit", "socket", "probe_socket")
 # Files whose change Gunicorn cannot pick up with HUP: systemd reads environment files and
 # the unit when the service starts.
-RESTART_FILES = ("unit", "app_env", "secret_env", "probe_socket")
+RESTART_FILES = ("unit", "app_env", "secret_env", "release", "probe_socket")
 # With socket activation, systemd holds the listening socket: a change of the socket unit must
 # re-create it.
 SOCKET_FILES = ("socket",)
@@ -48,6 +51,67 @@ OVERLAP_MEMORY_MARGIN = 1.25
 MIB = 1024 * 1024
 
 RELEASE_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def release_record(revision, app_dir, venv, resolve):
+    """The "release" file of an app release: its revision and code directories, as given and as
+    `resolve` (os.path.realpath on the host) finds them, so that a `current` symlink switched by
+    another tool is a new release too. "" (no file) without a revision: the code is then whatever
+    the directories hold, and only the other files say what changed."""
+    if not revision:
+        return ""
+    record = {"revision": revision, "app_dir": app_dir, "venv": venv,
+              "app_dir_resolved": resolve(app_dir), "venv_resolved": resolve(venv)}
+    return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
+def read_release_record(content):
+    """The fields of a "release" file ({} when there is none or it is not one)."""
+    try:
+        record = json.loads(content) if content else {}
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+ROLLBACK_PREVIOUS = "previous"
+ROLLBACK_LAST_KNOWN_GOOD = "last-known-good"
+
+
+def rollback_target(target, history, last_known_good):
+    """The history entry a rollback restores: (entry id, None) or (None, the reason it cannot).
+
+    `history` lists (id, meta) of the earlier last-known-good releases, oldest first;
+    `last_known_good` is the (id, meta) of the current one, or None. `target` is:
+    - "" or "previous": the release before the current last-known-good (the newest entry);
+    - a number N: N releases back (1 is "previous");
+    - a history id;
+    - a rollout id (the `rollout` its releases were stamped with): the release that was live
+      before the rollout's first release on this host;
+    - "last-known-good": the current one itself (None as entry id: restore it as it is).
+    """
+    target = str(target or ROLLBACK_PREVIOUS).strip()
+    ids = [entry for entry, _meta in history]
+    if target == ROLLBACK_LAST_KNOWN_GOOD:
+        return (None, None) if last_known_good else (None, "there is no last-known-good release")
+    if target == ROLLBACK_PREVIOUS or target.isdigit():
+        back = 1 if target == ROLLBACK_PREVIOUS else int(target)
+        if back < 1:
+            return None, "rollback_to %r: the number of releases back starts at 1" % target
+        if back > len(ids):
+            return None, "rollback_to %r: only %d earlier release(s) are kept (%s)" % (
+                target, len(ids), ", ".join(ids) or "none")
+        return ids[-back], None
+    if target in ids:
+        return target, None
+    kept = list(history) + ([last_known_good] if last_known_good else [])
+    firsts = [index for index, (_entry, meta) in enumerate(kept) if (meta or {}).get("rollout") == target]
+    if firsts:
+        if firsts[0] == 0:
+            return None, "rollback_to %r: no release kept from before that rollout" % target
+        return kept[firsts[0] - 1][0], None
+    return None, "rollback_to %r is neither a number of releases back, a history id (%s) nor a rollout id" % (
+        target, ", ".join(ids) or "none kept")
 
 
 def checksum(content):

@@ -5,7 +5,8 @@
 
 - ``candidate/``        the files being validated (readable by the app's group for the checks)
 - ``last-known-good/``  the files that last passed the health gate, with ``meta.json``
-- ``history/<id>/``     earlier last-known-good releases, the newest ``history_size`` kept
+- ``history/<id>/``     earlier last-known-good releases, the newest ``history_size`` kept; a
+                        trial release (a tuning candidate) leaves no entry when it is replaced
 - ``pending.json``      written before a candidate goes live, removed once it is verified or
                         rolled back: a run that finds it finishes the interrupted release first
 - ``releases.json``, ``current.json``  release records (checksums and settings, never contents)
@@ -94,8 +95,10 @@ class Store:
             raise KeptReleaseError("rollback_to must name an entry of %s, got %r" % (self.history, entry))
         return self.read_kept(os.path.join(self.history, entry))
 
-    def keep(self, release_id, files, why, history_size, config=None):
-        """Make `files` the last-known-good; the previous one moves to history/."""
+    def keep(self, release_id, files, why, history_size, config=None, extra=None):
+        """Make `files` the last-known-good; the previous one moves to history/ unless it was a
+        trial (meta "trial": a tuning candidate takes no history slot of a real release).
+        `extra` adds to meta.json (revision, rollout, trial)."""
         self._finish_replacement()
         staged, aside = self.lkg + ".new", self.lkg + ".old"
         fs.make_dir(staged, mode=0o700)
@@ -105,11 +108,14 @@ class Store:
         meta = {"release_id": release_id, "kept": time.time(), "why": why, "checksums": plan.checksums(files)}
         if config is not None:
             meta["config"] = config
+        meta.update(extra or {})
         # meta.json last: a staged directory with it is complete (see _finish_replacement).
         fs.write_json(os.path.join(staged, "meta.json"), meta)
         fs.make_dir(self.history)
         previous = fs.read_json(os.path.join(self.lkg, "meta.json")) if fs.is_dir(self.lkg) else None
-        if previous is not None:
+        if previous is not None and previous.get("trial"):
+            fs.rename(self.lkg, aside)
+        elif previous is not None:
             target = os.path.join(self.history, str(previous.get("release_id")))
             # Into history by a rename (atomic); an entry of that id already there is the same release.
             fs.rename(self.lkg, target if not fs.is_dir(target) else aside)
@@ -125,6 +131,30 @@ class Store:
             if name.startswith("."):
                 fs.remove_tree(os.path.join(self.history, name))
         return meta
+
+    def kept_index(self):
+        """(history as [(id, meta)] oldest first, last-known-good as (id, meta) or None): the
+        metadata only, for choosing a rollback target (files are checked when one is read)."""
+        history = []
+        for name in fs.list_dir(self.history):
+            if not name.startswith("."):
+                meta = fs.read_json(os.path.join(self.history, name, "meta.json"))
+                history.append((name, meta if isinstance(meta, dict) else {}))
+        meta = fs.read_json(os.path.join(self.lkg, "meta.json"))
+        return history, ((meta.get("release_id"), meta) if isinstance(meta, dict) else None)
+
+    def kept_directories(self):
+        """The app's code directories that last-known-good and history still need (from their
+        "release" files): a deploy tool's clean-up must keep them for a rollback to work."""
+        needed = []
+        directories = [self.lkg] + [os.path.join(self.history, name) for name in fs.list_dir(self.history)
+                                    if not name.startswith(".")]
+        for directory in directories:
+            record = plan.read_release_record(fs.read_file(os.path.join(directory, "release")))
+            for key in ("app_dir_resolved", "venv_resolved"):
+                if record.get(key) and record[key] not in needed:
+                    needed.append(record[key])
+        return needed
 
     def taken_ids(self):
         records = fs.read_json(self.path("releases.json"), default=[])

@@ -72,6 +72,11 @@ class Transaction(Steps):
         recorded = self.store.known_settings_of(plan.checksum(config_text))
         return recorded if recorded is not None else gunicorn_config.read_literals(config_text)[0]
 
+    @staticmethod
+    def revision_of(files):
+        """The app revision a release's files record (its "release" file), or None."""
+        return plan.read_release_record(files.get("release")).get("revision") or None
+
     def label(self, option):
         """How messages name a module option (option_names: the caller's own variable names)."""
         return (self.p.get("option_names") or {}).get(option, option)
@@ -108,9 +113,14 @@ class Transaction(Steps):
                                           handover=handover, overlap=overlap)
         return {"changed_files": changed, "action": action, "reason": reason, "live": live, "counts": counts}
 
-    def load_rollback_target(self, entry=None):
-        """Make last-known-good (or the history entry `entry`) the desired release."""
+    def load_rollback_target(self, target=None):
+        """Make the release `target` names (plan.rollback_target: the previous one by default, a
+        number back, a history id, a rollout id, or last-known-good) the desired release."""
         try:
+            self.store.last_known_good()  # finishes an interrupted replacement first
+            entry, problem = plan.rollback_target(target, *self.store.kept_index())
+            if problem:
+                raise StepFailed("rollback", "%s: %s" % (self.label("rollback_to"), problem))
             kept = self.store.history_entry(entry) if entry else self.store.last_known_good()
         except KeptReleaseError as exc:
             raise StepFailed("rollback", str(exc))
@@ -347,7 +357,10 @@ class Transaction(Steps):
                 self.step("enable", "ok", "enabled %s" % unit)
 
     def _keep(self, files, why):
-        self.store.keep(self.release_id, files, why, self.p["history_size"], self._config_record(files))
+        extra = {"revision": self.revision_of(files), "rollout": self.p.get("rollout_id") or None,
+                 "trial": bool(self.p.get("trial"))}
+        self.store.keep(self.release_id, files, why, self.p["history_size"], self._config_record(files),
+                        dict((key, value) for key, value in extra.items() if value))
         self.step("last-known-good", "ok", "%s: %s" % (self.release_id, why))
 
     # -- recovery ---------------------------------------------------------------------------
@@ -412,12 +425,16 @@ class Transaction(Steps):
             "reason": result["reason"], "changed_files": result["changed_files"],
             "checksums": plan.checksums(live), "config": {"settings": self.settings_of(live["config"])},
             "healthy": result["healthy"], "rolled_back": result["rolled_back"],
+            "revision": self.revision_of(live), "rollout": self.p.get("rollout_id") or None,
+            "trial": bool(self.p.get("trial")),
             "sizing": self.p.get("sizing") or {}, "lock_wait_seconds": self.lock_wait, "steps": self.steps,
         }
         if result.get("error"):
             record["error"] = result["error"]
         result["record"] = self.store.record(record)
         result["steps"], result["checksums"] = self.steps, record["checksums"]
+        result["revision"], result["rollout"] = record["revision"], record["rollout"]
+        result["kept_directories"] = self.store.kept_directories()
         return result
 
     def _record_failure(self, result, failure, restored, healthy_after, served_beside=False):

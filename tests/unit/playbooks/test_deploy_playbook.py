@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +37,7 @@ ROLE_TASKS = [
          "djangoops.gunicorn.fake_release": {
              "outcome": "{{ fake_outcome }}",
              "marker": "{{ fake_dir }}/{{ inventory_hostname }}.reached",
+             "rollout": "{{ gunicorn_django_rollout_id }}",
              "config_path": "{{ gunicorn_django_config_dir }}/{{ gunicorn_django_app_name }}/gunicorn.conf.py",
              "config": CONFIG_TEXT},
          "register": "fake_release"}],
@@ -55,12 +57,13 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(outcome=dict(type="dict", required=True),
                                               marker=dict(type="path", required=True),
+                                              rollout=dict(type="str", required=True),
                                               config_path=dict(type="path", required=True),
                                               config=dict(type="str", required=True)),
                            supports_check_mode=True)
     params = module.params
     with open(params["marker"], "w") as handle:
-        handle.write("reached\\n")
+        handle.write(params["rollout"])
     outcome = dict(params["outcome"])
     fail = outcome.pop("fail", False)
     outcome.setdefault("msg", "mysite: %s" % outcome.get("result"))
@@ -168,10 +171,32 @@ def test_failure_in_the_second_batch_stops_the_rollout(tmp_path, collections_pat
     assert stg1["live_config_sha256"] == CONFIG_SHA and stg1["sizing"] == SIZING and stg1["sizing_applied"]
     assert stg2["step"] == "health-gate" and stg2["healthy"] is True and not stg2["sizing_applied"]
     assert stg2["task"] == "Release gunicorn-mysite"
-    assert "Batch stg2: every host of the batch failed: stg2 rolled back; stopping the rollout" in output
+    assert "batch stg2: every host of the batch failed: stg2 rolled back; stopping the rollout" in output
     assert "fatal: [stg2]: FAILED! => {\"changed\": false, \"msg\": \"rolled back: Release FAILED" in output
     # The hosts that were not reached are not failed: only the host whose release failed is.
     assert "fatal: [web1]" not in output and "fatal: [stg1]" not in output
+
+
+def rollouts(tmp_path):
+    markers = tmp_path / "markers"
+    return dict((name[:-len(".reached")], (markers / name).read_text()) for name in os.listdir(str(markers)))
+
+
+def test_every_batch_stamps_the_same_rollout_id_chosen_once(tmp_path, collections_path):
+    rc, output, _summary, _reached = run_deploy(tmp_path, collections_path, [
+        host("a", RELOADED), host("b", RELOADED), host("c", RELOADED)], deploy_serial=1)
+    assert rc == 0, output
+    stamped = rollouts(tmp_path)
+    assert len(stamped) == 3 and len(set(stamped.values())) == 1
+    assert re.fullmatch(r"\d{8}T\d{6}Z", stamped["a"])
+    assert "Rollout %s, batch c:" % stamped["a"] in output
+
+
+def test_deploy_rollout_id_sets_the_rollout_id(tmp_path, collections_path):
+    rc, output, _summary, _reached = run_deploy(tmp_path, collections_path, [
+        host("a", RELOADED), host("b", RELOADED)], "--limit", "b", deploy_rollout_id="release-42")
+    assert rc == 0, output
+    assert rollouts(tmp_path) == {"b": "release-42"}
 
 
 def test_healthy_rollout_runs_every_batch(tmp_path, collections_path):

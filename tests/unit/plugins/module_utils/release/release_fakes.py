@@ -274,14 +274,15 @@ def config_spec(workers=2, bind="127.0.0.1:8000", python="", preload=False, time
 PROBE_SOCKET = "[Socket]\nListenStream=/run/gunicorn-mysite-probe/live.sock\n"
 
 
-def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket="", probe=None):
+def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket="", probe=None, revision=""):
     """The files of a release; with a socket, the live probe socket comes with it (unless `probe`
     says otherwise: a release of an earlier version had none)."""
     text = gunicorn_config.render(spec["app_name"], spec["settings"], spec["extra_settings"], spec["python"],
                                   spec["header"])
     probe = bool(socket) if probe is None else probe
     return {"config": text, "app_env": app_env, "secret_env": secret_env, "unit": unit, "socket": socket,
-            "probe_socket": PROBE_SOCKET if probe else ""}
+            "probe_socket": PROBE_SOCKET if probe else "",
+            "release": plan.release_record(revision, "/srv/mysite/app", "/srv/mysite/venv", lambda path: path)}
 
 
 class Harness:
