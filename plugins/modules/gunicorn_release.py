@@ -54,7 +54,7 @@ options:
   state:
     description:
       - V(present) releases the given config, units and environment.
-      - V(rolled_back) ignores them and restores an earlier release (O(rollback_to): by default the
+      - V(rolled_back) ignores them and restores an earlier release (O(rollback_to), by default the
         one before the current last-known-good), with the same validation, canary and health gate.
     type: str
     choices: [present, rolled_back]
@@ -73,7 +73,7 @@ options:
         even when no other file changed (recorded in C(release.json) beside the config, with
         O(app_dir) and O(venv) as given and resolved, so a C(current) symlink switched by another
         tool is a new release too), and it is kept in every record and history entry.
-      - Empty means the code is whatever the directories hold: only the other files say what
+      - Empty means the code is whatever the directories hold, and only the other files say what
         changed.
     type: str
     default: ""
@@ -175,7 +175,7 @@ options:
         description:
           - The live service's private probe socket C(gunicorn-<app_name>-probe.socket)
             (C(/run/gunicorn-<app_name>-probe/live.sock), root only), listed in the service's
-            C(Sockets=) beside O(units.socket): health checks reach the live master through it and no
+            C(Sockets=) beside O(units.socket); health checks reach the live master through it and no
             other. Used only with O(units.socket).
         type: str
         default: ""
@@ -208,7 +208,7 @@ options:
         C(contains) (text the body must include), C(location) (text a redirect's Location must
         include), C(method) (V(GET) or V(HEAD)) and C(headers) (name to value; C(Host) defaults to
         V(localhost), so an app whose C(ALLOWED_HOSTS) lacks it, or that needs
-        C(X-Forwarded-Proto: https) behind a proxy, sets its own).
+        C(X-Forwarded-Proto) behind a proxy, sets its own).
       - A check retries with backoff until O(health_timeout) through connection errors and 502, 503
         or 504 (an app warming up), fails after three other wrong answers in a row, and at once when
         the master it probes is gone; after the checks the master must be the same process, with no

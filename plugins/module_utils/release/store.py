@@ -24,7 +24,7 @@ import os
 import time
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import host as fs
-from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import listing, plan
 
 RECORDS_KEPT = 50
 
@@ -142,6 +142,19 @@ class Store:
                 history.append((name, meta if isinstance(meta, dict) else {}))
         meta = fs.read_json(os.path.join(self.lkg, "meta.json"))
         return history, ((meta.get("release_id"), meta) if isinstance(meta, dict) else None)
+
+    def releases(self, limit=20):
+        """The newest `limit` releases of the app with what is kept of them (listing.release_rows)."""
+        history, last = self.kept_index()
+        release_records = {}
+        for entry, _meta in history:
+            release_records[entry] = plan.read_release_record(
+                fs.read_file(os.path.join(self.history, entry, "release")))
+        if last:
+            release_records[last[0]] = plan.read_release_record(fs.read_file(os.path.join(self.lkg, "release")))
+        records = fs.read_json(self.path("releases.json"), default=[])
+        return listing.release_rows(records if isinstance(records, list) else [], history, last, release_records,
+                                    limit)
 
     def kept_directories(self):
         """The app's code directories that last-known-good and history still need (from their
