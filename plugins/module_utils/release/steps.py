@@ -96,9 +96,9 @@ class Steps:
         state = self.host.unit_state(unit)
         self._gate(plan.ACTION_START, state, [], unit=unit, address=("unix", self.layout["handover_socket"]),
                    settings=self.desired_settings(), step="partner")
+        workers = self.desired_settings().get("workers") or 0
         self.step("partner", "ok", "the new master serves beside the live one on the shared socket (%s, %d "
-                  "workers, health checks through %s)" % (unit, self.desired_settings().get("workers") or 0,
-                                                           self.layout["handover_socket"]), since)
+                  "workers, health checks through %s)" % (unit, workers, self.layout["handover_socket"]), since)
 
     def _retire_partner(self, why):
         """The end of a hand-over: stop the partner master (gracefully: the requests it holds
@@ -233,8 +233,8 @@ class Steps:
             return None
         state = self.host.unit_state(unit)
         if state["ActiveState"] in ("failed", "inactive") or (pid and state["MainPID"] != pid):
-            return "the master is gone (%s %s, MainPID %s -> %s)" % (unit, state["ActiveState"], pid,
-                                                                    state["MainPID"])
+            return "the master is gone (%s %s, MainPID %s -> %s)" % (
+                unit, state["ActiveState"], pid, state["MainPID"])
         return None
 
     def _health_checks(self, address, deadline, unit=None, pid=None):

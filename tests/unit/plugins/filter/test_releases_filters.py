@@ -11,6 +11,7 @@ from markdown_cells import table_cells
 def cells(line):
     return table_cells([line])[0]
 
+
 RELEASE = {"release_id": "20261202T101500Z", "started": "2026-12-02T10:15:00Z", "kind": "deploy",
            "result": "handed_over", "action": "handover", "healthy": True, "revision": "4f2c9e1",
            "rollout": "20261202T101455Z", "trial": False, "kept": "last-known-good",
