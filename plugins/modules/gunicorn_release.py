@@ -87,6 +87,23 @@ options:
       replaced without leaving a history entry, so it takes no slot of a real release.
     type: bool
     default: false
+  release_commands:
+    description:
+      - Django management commands of the release (for example V(migrate --noinput), V(collectstatic
+        --noinput)), run with the venv's Python as C(manage.py <command>) in O(app_dir) as the service
+        user with the candidate's environment files, after check-config and before the canary.
+      - One that fails rejects the release with its output (secrets masked); the live service is untouched.
+      - During a hand-over, and a rolling fleet deploy, two releases serve side by side - migrations must be
+        backward compatible.
+    type: list
+    elements: str
+    default: []
+  secret_values:
+    description: Values masked wherever they would appear in the module's output (the secret environment's
+      values, in the evidence of a failing command).
+    type: list
+    elements: str
+    default: []
   user:
     description: Non-root service user; the checks run as this user. Must exist.
     type: str
@@ -427,6 +444,8 @@ def argument_spec():
         revision=dict(type="str", default=""),
         rollout_id=dict(type="str", default=""),
         trial=dict(type="bool", default=False),
+        release_commands=dict(type="list", elements="str", default=[]),
+        secret_values=dict(type="list", elements="str", default=[], no_log=True),
         user=dict(type="str", required=True),
         group=dict(type="str", required=True),
         app_dir=dict(type="path", required=True),
@@ -528,7 +547,7 @@ def main():
         layout=names, health_checks=params["health_checks"], health_timeout=params["health_timeout"],
         canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
         lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
-        rollout_id=params["rollout_id"], trial=params["trial"],
+        rollout_id=params["rollout_id"], trial=params["trial"], release_commands=params["release_commands"],
         canary_unit=units.get("canary"), handover_unit=units.get("handover") if units.get("socket") else "",
         handover_socket_unit=units.get("handover_socket")), files, spec)
     problems = host.problems()

@@ -16,6 +16,7 @@ import grp
 import json
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import tempfile
@@ -465,6 +466,11 @@ class Host:
                 "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--"] + list(command)
         rc, out, err = self.module.run_command(args, data="")
         return rc, err or out
+
+    def run_release_command(self, command, candidate_dir):
+        """(rc, output) of `manage.py <command>` with the venv's Python, in the app's context."""
+        return self.run_as_app([os.path.join(self.venv, "bin", "python"), "manage.py"] + shlex.split(command),
+                               candidate_dir)
 
     def check_config(self, config_path, candidate_dir):
         return self.run_as_app([os.path.join(self.venv, "bin", "gunicorn"), "--check-config", "--config",

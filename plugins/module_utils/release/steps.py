@@ -59,6 +59,25 @@ class Steps:
         self.step("check-config", "ok", "gunicorn --check-config passed as the service user in its working "
                   "directory", since)
 
+    def _release_commands(self):
+        """Django management commands of the release (migrate, collectstatic, ...), each as the
+        service user in the candidate's context (its venv, working directory and environment
+        files), after check-config and before the canary: one that fails rejects the release with
+        its output, and the live service is untouched."""
+        commands = self.p.get("release_commands") or []
+        if not commands:
+            return
+        since = self.host.now()
+        self.stage = "release-commands"
+        for command in commands:
+            started = self.host.now()
+            rc, output = self.host.run_release_command(command, self.store.candidate)
+            if rc != 0:
+                raise StepFailed("release-commands", "manage.py %s failed (rc=%d)" % (command, rc), _tail(output))
+            self.step("release-command", "ok", "manage.py %s" % command, started)
+        self.step("release-commands", "ok", "%d command(s) as the service user in the release's context"
+                  % len(commands), since)
+
     def _canary(self):
         since = self.host.now()
         self.stage = "canary"

@@ -201,6 +201,7 @@ class Transaction(Steps):
             candidate = self.store.write_candidate(self.desired)
             self.step("candidate", "ok", "rendered files staged in %s" % candidate, since)
             self._validate(live)
+            self._release_commands()
             if self.p["canary"]:
                 self._canary()
             else:

@@ -252,6 +252,12 @@ class FakeHost:
     def known_settings(self):
         return set(self.known)
 
+    def run_release_command(self, command, candidate_dir):
+        self.calls.append(("manage.py", command))
+        if "fails" in command:
+            return 1, "CommandError: the %s failed\n  password=s3cret-value\n" % command
+        return 0, "ok"
+
     def check_config(self, config_path, candidate_dir):
         with open(config_path, encoding="utf-8") as handle:
             text = handle.read()

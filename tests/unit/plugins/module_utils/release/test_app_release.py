@@ -100,3 +100,23 @@ def test_trial_releases_take_no_history_slot(app):
 def test_the_directories_kept_releases_need_are_reported(app):
     result = revision(app, "v1")
     assert result["kept_directories"] == ["/srv/mysite/app", "/srv/mysite/venv"]
+
+
+def test_release_commands_run_after_check_config_and_before_the_canary(app):
+    revision(app, "v1")
+    result = revision(app, "v2", release_commands=["migrate --noinput", "collectstatic --noinput"])
+    names = [step["step"] for step in result["steps"]]
+    assert names.index("check-config") < names.index("release-commands") < names.index("canary")
+    assert [call for call in app.host.calls if call[0] == "manage.py"] == [
+        ("manage.py", "migrate --noinput"), ("manage.py", "collectstatic --noinput")]
+
+
+def test_a_failing_release_command_rejects_the_release_before_the_canary(app):
+    revision(app, "v1")
+    pid, live = app.host.master["pid"], dict(app.host.files)
+    failure = failure_of(revision, app, "v2", release_commands=["migrate fails"])
+    assert failure.step == "release-commands" and failure.result["result"] == "rejected"
+    assert "manage.py migrate fails failed (rc=1)" in failure.detail
+    assert any("CommandError" in line for line in failure.result["error"]["evidence"])
+    assert app.host.master["pid"] == pid and app.host.files == live
+    assert ("start", app.layout["canary_unit"]) not in app.host.calls[-5:]
