@@ -178,6 +178,27 @@ def _binding_limit(limits):
     return best
 
 
+# What a Gunicorn master itself holds beside its workers (Django not preloaded: about 25-40 MiB).
+MASTER_MEMORY_BYTES = 64 * MIB
+# MemoryMax= above MemoryHigh=: the kernel throttles and reclaims at MemoryHigh, kills at MemoryMax.
+MEMORY_MAX_OVER_HIGH = 1.25
+
+
+def unit_memory_limits(workers, per_worker_bytes, reload_headroom, master_bytes=MASTER_MEMORY_BYTES):
+    """MemoryHigh= and MemoryMax= of the service from the sizing: workers x per-worker memory x the
+    reload headroom (a HUP runs old and new workers side by side) + the master; MemoryMax a quarter
+    above. In whole MiB, as systemd takes them ("768M"). ValueError on a size that cannot be used."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError("workers must be a whole number >= 1, got %r" % (workers,))
+    if not per_worker_bytes or per_worker_bytes <= 0:
+        raise ValueError("the per-worker memory is unknown")
+    if reload_headroom < 1:
+        raise ValueError("reload_headroom must be >= 1, got %r" % (reload_headroom,))
+    high = workers * float(per_worker_bytes) * reload_headroom + master_bytes
+    return {"MemoryHigh": "%dM" % int(math.ceil(high / MIB)),
+            "MemoryMax": "%dM" % int(math.ceil(high * MEMORY_MAX_OVER_HIGH / MIB))}
+
+
 def recommend(effective_cpus, effective_memory_bytes, per_worker_memory_bytes=None,
               memory_reserve_bytes=DEFAULT_MEMORY_RESERVE_MB * MIB, other_instances_memory_bytes=0,
               reload_headroom=DEFAULT_RELOAD_HEADROOM, db_max_connections=None,

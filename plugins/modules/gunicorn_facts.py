@@ -688,6 +688,7 @@ def main():
         per_worker_memory_bytes=per_worker,
         per_worker_memory_source="measured" if measured else "expected",
         other_instances_memory_bytes=others,
+        reload_headroom=params["reload_headroom"],
     )
     recommendation["warnings"] = selection_warnings + recommendation["warnings"]
     for warning in recommendation["warnings"]:

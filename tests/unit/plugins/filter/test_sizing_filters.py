@@ -32,7 +32,7 @@ def test_sizing_request(workers, threads, worker_class, auto, explicit):
 
 def test_explicit_values_are_taken_as_they_are():
     size = FILTERS["gunicorn_effective_size"]([SKIPPED, SKIPPED], "3", 1, " sync ")
-    assert size == {"workers": 3, "threads": 1, "worker_class": "sync", "reasons": [],
+    assert size == {"workers": 3, "threads": 1, "worker_class": "sync", "reasons": [], "memory_limits": None,
                     "record": {"auto": False, "workers": 3, "threads": 1, "worker_class": "sync",
                                "bound_by": "explicit"}}
 
@@ -49,3 +49,20 @@ def test_auto_takes_the_last_recommendation(results):
 def test_auto_without_a_recommendation_says_why():
     with pytest.raises(AnsibleFilterError, match="gunicorn_django_workers is auto but gunicorn_facts made no"):
         FILTERS["gunicorn_effective_size"]([PSUTIL_MISSING, SKIPPED], "auto", 1, "sync")
+
+
+def test_memory_limits_measure_and_come_from_the_measured_worker_memory():
+    assert FILTERS["gunicorn_sizing_request"]({}, 3, 1, "sync", UNIT, True)["auto"] is True
+    measured = {"ansible_facts": {"gunicorn": {"recommendation": dict(
+        MEASURED["ansible_facts"]["gunicorn"]["recommendation"], per_worker_memory_bytes=100 * 1024 * 1024,
+        per_worker_memory_source="measured", reload_headroom=2.0)}}}
+    size = FILTERS["gunicorn_effective_size"]([measured], 3, 1, "sync", True)
+    assert size["memory_limits"] == {"MemoryHigh": "664M", "MemoryMax": "830M"}
+    assert size["record"]["memory_limits"] == size["memory_limits"]
+    assert any("MemoryHigh=664M" in reason and "(measured)" in reason for reason in size["reasons"])
+    assert FILTERS["gunicorn_effective_size"]([measured], 3, 1, "sync")["memory_limits"] is None
+
+
+def test_memory_limits_without_a_measurement_say_why():
+    with pytest.raises(AnsibleFilterError, match="gunicorn_django_memory_limits needs the measured"):
+        FILTERS["gunicorn_effective_size"]([SKIPPED], 3, 1, "sync", True)

@@ -10,6 +10,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import sizing
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.sizing import (
     LIMIT_ORDER, MIB, cpu_slot_target, database_slot_limit, default_threads, is_slot_based, limit_sentences,
     memory_worker_limit, recommend, runs_as, slot_count,
@@ -396,3 +397,20 @@ def test_property_explicit_workers_and_threads_are_never_changed(cpus, memory, k
     kwargs.pop("max_workers", None)
     result = recommend(cpus, memory, **kwargs)
     assert (result["workers"], result["threads"], result["bound_by"]) == (workers, threads, "explicit")
+
+
+@pytest.mark.parametrize("workers, per_worker_mib, headroom, high, maximum", [
+    (3, 100, 2.0, "664M", "830M"),   # 3 x 100 x 2 + 64
+    (1, 50, 1.0, "114M", "143M"),
+    (8, 300, 2.0, "4864M", "6080M"),
+])
+def test_unit_memory_limits(workers, per_worker_mib, headroom, high, maximum):
+    limits = sizing.unit_memory_limits(workers, per_worker_mib * sizing.MIB, headroom)
+    assert limits == {"MemoryHigh": high, "MemoryMax": maximum}
+
+
+@pytest.mark.parametrize("workers, per_worker, headroom, says", [
+    (0, sizing.MIB, 2.0, "workers"), (2, None, 2.0, "unknown"), (2, sizing.MIB, 0.5, "reload_headroom")])
+def test_unit_memory_limits_refuses_what_cannot_be_used(workers, per_worker, headroom, says):
+    with pytest.raises(ValueError, match=says):
+        sizing.unit_memory_limits(workers, per_worker, headroom)
