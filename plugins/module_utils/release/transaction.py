@@ -159,7 +159,7 @@ class Transaction(Steps):
                 raise failure
             result["healthy"] = True
             self._enable()
-            if lkg is None or plan.checksums(lkg[0]) != plan.checksums(live):
+            if lkg is None or self.store.checksums(lkg[0]) != self.store.checksums(live):
                 self._keep(live, "verified healthy (adopted)")
             result["result"] = plan.RESULT_OF_ACTION[action]
             return self._finish(result)
@@ -237,7 +237,7 @@ class Transaction(Steps):
         since = self.host.now()
         self.store.write_pending({
             "release_id": self.release_id, "started": self.started,
-            "candidate": plan.checksums(self.desired), "previous": plan.checksums(live),
+            "candidate": self.store.checksums(self.desired), "previous": self.store.checksums(live),
             "candidate_settings": self.desired_settings(), "previous_settings": self.settings_of(live["config"]),
         })
         self._put_live(changed, self.desired)
@@ -321,7 +321,8 @@ class Transaction(Steps):
                     # A pending.json of an earlier version: the previous release is last-known-good.
                     kept = self._last_known_good()
                     pending["previous_settings"] = self.settings_of(kept[0]["config"]) if kept else None
-                what, action = plan.recovery_plan(pending, plan.checksums(live), state["ActiveState"] == "active")
+                what, action = plan.recovery_plan(pending, self.store.checksums(live, like=pending.get("candidate")),
+                                                  state["ActiveState"] == "active")
                 if what == plan.RECOVER_RESTORE:
                     raise StepFailed("recover", "the interrupted release %s left the service %s" % (
                         release_id, state["ActiveState"]))
@@ -358,7 +359,7 @@ class Transaction(Steps):
             "seconds": round(self.host.now() - self.started, 3),
             "kind": result["kind"], "result": result["result"], "action": result["action"],
             "reason": result["reason"], "changed_files": result["changed_files"],
-            "checksums": plan.checksums(live), "config": {"settings": self.settings_of(live["config"])},
+            "checksums": self.store.checksums(live), "config": {"settings": self.settings_of(live["config"])},
             "healthy": result["healthy"], "rolled_back": result["rolled_back"],
             "sizing": self.p.get("sizing") or {}, "lock_wait_seconds": self.lock_wait, "steps": self.steps,
         }
@@ -369,6 +370,8 @@ class Transaction(Steps):
         return result
 
     def _record_failure(self, result, failure, restored, healthy_after):
+        # Every failure ends here: the candidate stays as evidence, its copy of the secrets does not.
+        self.store.remove_candidate_secrets()
         self.step(failure.step, "failed", failure.detail)
         # rejected: stopped before going live; rolled_back: went live, last-known-good restored.
         result["result"] = "rejected" if restored is None else ("rolled_back" if restored else "failed")
