@@ -168,7 +168,7 @@ options:
     description:
       - Seconds each run of the app's code outside the service may take (C(gunicorn --check-config) and the
         list of Gunicorn's settings, both as the service user through C(systemd-run)). systemd stops the
-        run at this bound (C(RuntimeMaxSec=)) and the release is rejected at that step, naming this option:
+        run at this bound (C(RuntimeMaxSec=)) and the release is rejected at that step, naming this option;
         an app that blocks at import (a database connect in its settings) cannot hold the release's lock.
     type: int
     default: 60
