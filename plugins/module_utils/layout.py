@@ -47,6 +47,11 @@ def app_layout(app_name, config_dir=DEFAULT_CONFIG_DIR, state_dir=DEFAULT_STATE_
     app_config_dir = os.path.join(config_dir, app_name)
     app_state_dir = os.path.join(state_dir, app_name)
     canary = "%s-canary" % base
+    handover = "%s-handover" % base
+    # Private probe sockets (root only): each master has an address of its own beside the shared
+    # listening socket, so a health check reaches that master and no other. Outside every
+    # RuntimeDirectory=, which systemd removes when its service stops.
+    probe_dir = os.path.join(RUNTIME_ROOT, "%s-probe" % base)
     return {
         "app_name": app_name,
         "proc_name": base,
@@ -73,4 +78,17 @@ def app_layout(app_name, config_dir=DEFAULT_CONFIG_DIR, state_dir=DEFAULT_STATE_
         "canary_runtime_dir_name": canary,
         "canary_socket": os.path.join(RUNTIME_ROOT, canary, "canary.sock"),
         "canary_control_socket": os.path.join(RUNTIME_ROOT, canary, "gunicorn.ctl"),
+        # The hand-over: the live unit's private probe socket (a managed file beside the units),
+        # and the partner master that serves a release beside the live one while it goes live,
+        # installed under /run (gone at reboot) with a probe socket of its own.
+        "probe_dir": probe_dir,
+        "probe_socket_unit": "%s-probe.socket" % base,
+        "probe_socket_file": os.path.join(systemd_dir, "%s-probe.socket" % base),
+        "probe_socket": os.path.join(probe_dir, "live.sock"),
+        "handover_unit": "%s.service" % handover,
+        "handover_socket_unit": "%s.socket" % handover,
+        "handover_socket": os.path.join(probe_dir, "handover.sock"),
+        "handover_runtime_dir_name": handover,
+        "handover_control_socket": os.path.join(RUNTIME_ROOT, handover, "gunicorn.ctl"),
+        "handover_pidfile": os.path.join(RUNTIME_ROOT, handover, "gunicorn.pid"),
     }

@@ -144,6 +144,30 @@ options:
           - The socket-activation unit C(gunicorn-<app_name>.socket); systemd then holds the listening
             socket, so restarts queue connections instead of refusing them.
           - Empty means no socket activation (an existing socket unit is stopped and removed).
+          - With a socket, every release that changes more than the workers count goes live by a
+            hand-over (O(units.handover)).
+        type: str
+        default: ""
+      probe_socket:
+        description:
+          - The live service's private probe socket C(gunicorn-<app_name>-probe.socket)
+            (C(/run/gunicorn-<app_name>-probe/live.sock), root only), listed in the service's
+            C(Sockets=) beside O(units.socket): health checks reach the live master through it and no
+            other. Used only with O(units.socket).
+        type: str
+        default: ""
+      handover:
+        description:
+          - The hand-over partner C(gunicorn-<app_name>-handover.service), installed under
+            C(/run/systemd/system) while a release goes live; it runs the candidate from the state
+            directory's C(candidate/) on the shared socket and on O(units.handover_socket), with a
+            control socket and pidfile of its own.
+          - Used only with O(units.socket); empty means releases restart or reload the service instead.
+        type: str
+        default: ""
+      handover_socket:
+        description: The partner's private probe socket C(gunicorn-<app_name>-handover.socket)
+          (C(/run/gunicorn-<app_name>-probe/handover.sock)), installed with O(units.handover).
         type: str
         default: ""
   app_env:
@@ -264,9 +288,10 @@ EXAMPLES = r"""
 RETURN = r"""
 result:
   description: >-
-    What happened: V(unchanged), V(started), V(reloaded) (also after a V(scale)), V(restarted), V(rolled_back) (went live,
-    failed the gate, last-known-good restored; or a O(state=rolled_back) that passed), V(rejected) (stopped before
-    going live) or V(failed). In check mode V(unchanged) or C(would <action>).
+    What happened: V(unchanged), V(started), V(reloaded) (also after a V(scale)), V(handed_over) (a new master took
+    over on the shared socket), V(restarted), V(rolled_back) (went live, failed the gate, last-known-good restored; or
+    a O(state=rolled_back) that passed), V(rejected) (stopped before going live, or a hand-over's new master that
+    failed its gate beside the live one, which never stopped) or V(failed). In check mode V(unchanged) or C(would <action>).
   returned: always
   type: str
   sample: reloaded
@@ -274,7 +299,9 @@ service_action:
   description: >-
     What was done to the service for the change (V(none), V(start), V(reload), V(scale): only the
     workers count changed, TTIN/TTOU signals add or retire workers and no serving worker is replaced,
-    V(restart), or V(resocket): stop, re-create the listening socket, start).
+    V(handover): a second master boots the release beside the live one on the shared socket, the
+    live unit restarts on it only once that one passed its gate, V(restart), or V(resocket): stop,
+    re-create the listening socket, start).
   returned: always
   type: str
   sample: reload
@@ -375,7 +402,10 @@ def argument_spec():
         units=dict(type="dict", options=dict(
             service=dict(type="str", required=True),
             canary=dict(type="str"),
-            socket=dict(type="str", default=""))),
+            socket=dict(type="str", default=""),
+            probe_socket=dict(type="str", default=""),
+            handover=dict(type="str", default=""),
+            handover_socket=dict(type="str", default=""))),
         app_env=dict(type="str", default=""),
         secret_env=dict(type="str", default="", no_log=True),
         health_checks=dict(type="list", elements="dict", default=[{"path": "/healthz"}]),
@@ -418,7 +448,8 @@ def desired_release(params, names, fail):
         fail(str(exc).replace("settings.", "config.settings.", 1) if str(exc).startswith("settings")
              else "config: %s" % exc, "config.settings")
     files = {"config": text, "app_env": params["app_env"], "secret_env": params["secret_env"],
-             "unit": params["units"]["service"], "socket": params["units"]["socket"] or ""}
+             "unit": params["units"]["service"], "socket": params["units"]["socket"] or "",
+             "probe_socket": (params["units"]["probe_socket"] or "") if params["units"]["socket"] else ""}
     return files, spec
 
 
@@ -453,6 +484,7 @@ def main():
     if params["check_timeout"] < 1:
         fail("%s must be at least 1 second, got %d" % (label("check_timeout"), params["check_timeout"]),
              "check_timeout")
+    units = params["units"] or {}
     host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"],
                 check_timeout=params["check_timeout"], check_timeout_name=label("check_timeout"))
     files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
@@ -461,7 +493,8 @@ def main():
         layout=names, health_checks=params["health_checks"], health_timeout=params["health_timeout"],
         canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
         lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
-        canary_unit=(params["units"] or {}).get("canary")), files, spec)
+        canary_unit=units.get("canary"), handover_unit=units.get("handover") if units.get("socket") else "",
+        handover_socket_unit=units.get("handover_socket")), files, spec)
     problems = host.problems()
     if problems:
         message = "; ".join("%s %s" % (label(option), text) for option, text in problems)

@@ -25,12 +25,14 @@ from ansible_collections.djangoops.gunicorn.plugins.plugin_utils.markdown import
 
 STARTED = "started"
 RELOADED = "reloaded"
+HANDED_OVER = "handed over"
 RESTARTED = "restarted"
 UNCHANGED = "unchanged"
 WOULD_START = "would start"
 WOULD_RELOAD = "would reload"
 WOULD_RESTART = "would restart"
 WOULD_RESOCKET = "would resocket"
+WOULD_HAND_OVER = "would hand over"
 ROLLED_BACK = "rolled back"
 REJECTED = "rejected"
 FAILED = "failed"
@@ -39,20 +41,21 @@ SKIPPED = "skipped"
 NOT_REACHED = "not reached"
 
 # Every state, in the order the summary counts them.
-STATES = (STARTED, RELOADED, RESTARTED, UNCHANGED, WOULD_START, WOULD_RELOAD, WOULD_RESTART, WOULD_RESOCKET,
-          ROLLED_BACK, REJECTED, FAILED, UNREACHABLE, SKIPPED, NOT_REACHED)
+STATES = (STARTED, RELOADED, HANDED_OVER, RESTARTED, UNCHANGED, WOULD_START, WOULD_RELOAD, WOULD_HAND_OVER,
+          WOULD_RESTART, WOULD_RESOCKET, ROLLED_BACK, REJECTED, FAILED, UNREACHABLE, SKIPPED, NOT_REACHED)
 # States that count against deploy_max_fail_percentage and fail the host at the end of the run.
 FAILED_STATES = frozenset((ROLLED_BACK, REJECTED, FAILED, UNREACHABLE))
 # Check mode: the live files or the service differ from what the inventory asks. The release
 # module says "would <action>"; an action this list does not know yet is drift too.
-DRIFT_STATES = frozenset((WOULD_START, WOULD_RELOAD, WOULD_RESTART, WOULD_RESOCKET))
+DRIFT_STATES = frozenset((WOULD_START, WOULD_RELOAD, WOULD_HAND_OVER, WOULD_RESTART, WOULD_RESOCKET))
 # States after which the release's sizing is the one running.
-APPLIED_STATES = frozenset((STARTED, RELOADED, RESTARTED, UNCHANGED))
+APPLIED_STATES = frozenset((STARTED, RELOADED, HANDED_OVER, RESTARTED, UNCHANGED))
 
 # gunicorn_release's `result` values.
 RELEASE_RESULTS = {
-    "started": STARTED, "reloaded": RELOADED, "restarted": RESTARTED, "unchanged": UNCHANGED,
-    "would start": WOULD_START, "would reload": WOULD_RELOAD, "would restart": WOULD_RESTART,
+    "started": STARTED, "reloaded": RELOADED, "handed_over": HANDED_OVER, "restarted": RESTARTED,
+    "unchanged": UNCHANGED, "would start": WOULD_START, "would reload": WOULD_RELOAD,
+    "would handover": WOULD_HAND_OVER, "would restart": WOULD_RESTART,
     "would resocket": WOULD_RESOCKET,
     "rolled_back": ROLLED_BACK, "rejected": REJECTED, "failed": FAILED,
 }

@@ -28,6 +28,9 @@ CONF_DIR = "/etc/gunicorn/%s" % APP
 UNIT = "gunicorn-%s.service" % APP
 CANARY_UNIT_FILE = "/run/systemd/system/gunicorn-%s-canary.service" % APP
 CANARY_SOCKET = "/run/gunicorn-%s-canary/canary.sock" % APP
+PARTNER_UNIT = "gunicorn-%s-handover.service" % APP
+PARTNER_UNIT_FILE = "/run/systemd/system/" + PARTNER_UNIT
+SOCKET_UNIT = "gunicorn-%s.socket" % APP
 LIVE = {
     "config": CONF_DIR + "/gunicorn.conf.py",
     "app_env": CONF_DIR + "/app.env",
@@ -148,6 +151,18 @@ def summarise(record):
     return summary
 
 
+def config_value(name):
+    """A setting as the live gunicorn.conf.py writes it (the text after `name = `)."""
+    try:
+        with open(LIVE["config"], encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(name + " = "):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def state():
     service = show(UNIT, "ActiveState", "SubState", "MainPID", "NRestarts")
     pid = int(service.get("MainPID") or 0)
@@ -165,6 +180,7 @@ def state():
     lkg_intact = isinstance(meta, dict) and all(meta["checksums"].get(n) == lkg_files[n] for n in LIVE)
     records = read_json(STATE + "/releases.json") or []
     canary = show("gunicorn-%s-canary.service" % APP, "ActiveState").get("ActiveState")
+    partner = show(PARTNER_UNIT, "ActiveState", "MainPID")
     keepalive = None
     try:
         with open(LIVE["config"], encoding="utf-8") as handle:
@@ -188,6 +204,10 @@ def state():
         if isinstance(read_json(STATE + "/current.json"), dict) else None,
         "lock": lock_state(),
         "canary": canary, "canary_unit_file": os.path.exists(CANARY_UNIT_FILE),
+        "partner": partner.get("ActiveState"), "partner_pid": int(partner.get("MainPID") or 0),
+        "partner_unit_file": os.path.exists(PARTNER_UNIT_FILE),
+        "socket": show(SOCKET_UNIT, "ActiveState").get("ActiveState"),
+        "worker_class": config_value("worker_class"), "preload_app": config_value("preload_app"),
         "temp_files": sorted(f for f in os.listdir(CONF_DIR) if f.startswith(".gunicorn") or f.startswith(".app")
                              or f.startswith(".secret")) if os.path.isdir(CONF_DIR) else [],
     }

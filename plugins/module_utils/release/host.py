@@ -24,11 +24,14 @@ import uuid
 
 import http.client as http_client
 
-CANARY_UNIT_DIR = "/run/systemd/system"
-# Units are 0644 root:root; the secrets 0600 root:root (systemd reads EnvironmentFile= as PID 1,
-# the app never needs the file); the other live files 0640 root:<group> (the app reads, never writes).
-UNIT_FILES = ("unit", "socket")
-SECRET_FILES = ("secret_env",)
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
+
+# Runtime units (the canary, a hand-over's partner): gone at reboot, so a host always boots the
+# live unit alone.
+CANARY_UNIT_DIR = RUNTIME_UNIT_DIR = "/run/systemd/system"
+# The secrets are 0600 root:root (systemd reads EnvironmentFile= as PID 1, the app never needs
+# the file).
+SECRET_FILES = plan.SECRET_FILES
 # Seconds a run of the app's code outside the service may take when the caller gives no bound.
 DEFAULT_CHECK_TIMEOUT = 60
 
@@ -191,6 +194,37 @@ def child_pids(pid):
     return sorted(children)
 
 
+def _proc_kib(path, field):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def process_group_memory(pid):
+    """Bytes a master and its workers use: the sum of their proportional set sizes (memory shared
+    between forked workers counted once), RSS where PSS cannot be read; None for no master."""
+    if not pid:
+        return None
+    total = 0
+    for member in [pid] + child_pids(pid):
+        kib = _proc_kib("/proc/%d/smaps_rollup" % member, "Pss")
+        if kib is None:
+            kib = _proc_kib("/proc/%d/status" % member, "VmRSS")
+        total += (kib or 0) * 1024
+    return total or None
+
+
+def memory_available():
+    """MemAvailable of the host in bytes (None when unknown)."""
+    kib = _proc_kib("/proc/meminfo", "MemAvailable")
+    return kib * 1024 if kib is not None else None
+
+
 class _UnixHTTPConnection(http_client.HTTPConnection):
     def __init__(self, path, timeout):
         http_client.HTTPConnection.__init__(self, "localhost", timeout=timeout)
@@ -256,8 +290,10 @@ class Host:
         self.check_timeout, self.check_timeout_name = int(check_timeout), check_timeout_name
         self.paths = {"config": layout["config_file"], "app_env": layout["app_env_file"],
                       "secret_env": layout["secret_env_file"], "unit": layout["unit_file"],
-                      "socket": layout["socket_file"]}
+                      "socket": layout["socket_file"], "probe_socket": layout["probe_socket_file"]}
         self.canary_path = os.path.join(CANARY_UNIT_DIR, layout["canary_unit"])
+        self.partner_paths = (os.path.join(RUNTIME_UNIT_DIR, layout["handover_unit"]),
+                              os.path.join(RUNTIME_UNIT_DIR, layout["handover_socket_unit"]))
 
     # time, so that a fake host can run a deadline without waiting for it
     def now(self):
@@ -309,7 +345,8 @@ class Host:
         return read_file(self.paths[name])
 
     def write_live(self, name, content):
-        if name in UNIT_FILES:
+        if name in plan.UNIT_FILES:
+            # Units are 0644 root:root; the other live files 0640 root:<group> (the app reads them).
             write_file(self.paths[name], content, "root", "root", 0o644)
         elif name in SECRET_FILES:
             write_file(self.paths[name], content, "root", "root", 0o600)
@@ -319,6 +356,9 @@ class Host:
     def remove_live(self, name):
         if name == "socket" and os.path.exists(self.paths[name]):
             self.run("systemctl", "disable", self.layout["socket_unit"])
+        if name == "probe_socket" and os.path.exists(self.paths[name]):
+            # The master that got its fd keeps it until it stops; nothing else listens on it.
+            self.run("systemctl", "stop", self.layout["probe_socket_unit"])
         remove_file(self.paths[name])
 
     # systemd
@@ -366,7 +406,35 @@ class Host:
             remove_file(self.canary_path)
             self.daemon_reload()
 
+    def install_partner(self, unit_content, socket_content):
+        """Install a hand-over's partner unit and its private probe socket under /run."""
+        if self.partner_installed():
+            self.remove_partner()
+        make_dir(RUNTIME_UNIT_DIR, mode=0o755)
+        for path, content in zip(self.partner_paths, (unit_content, socket_content)):
+            write_file(path, content, mode=0o644)
+        self.daemon_reload()
+
+    def partner_installed(self):
+        return any(os.path.exists(path) for path in self.partner_paths)
+
+    def remove_partner(self):
+        """Stop the partner (SIGTERM: its master closes its listeners at once, its workers finish
+        the requests they hold) and its probe socket, and remove both units."""
+        for unit in (self.layout["handover_unit"], self.layout["handover_socket_unit"]):
+            self.run("systemctl", "stop", unit)
+            self.run("systemctl", "reset-failed", unit)
+        for path in self.partner_paths:
+            remove_file(path)
+        self.daemon_reload()
+
     # processes and probes
+    def overlap_memory(self, pid):
+        """(bytes the master `pid` and its workers use, bytes the host has available): what a
+        second master of the same release needs beside it, and what there is. Either is None when
+        it cannot be read."""
+        return process_group_memory(pid), memory_available()
+
     def workers(self, pid):
         return child_pids(pid) if pid else []
 

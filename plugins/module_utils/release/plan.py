@@ -17,11 +17,13 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
 
 # Files a release manages, in the order they are promoted. The units go last so that a
-# daemon-reload sees a consistent set. "socket" is the optional socket-activation unit.
-MANAGED_FILES = ("config", "app_env", "secret_env", "unit", "socket")
+# daemon-reload sees a consistent set. "socket" is the optional socket-activation unit, and
+# "probe_socket" the live master's private probe socket that comes with it.
+MANAGED_FILES = ("config", "app_env", "secret_env", "unit", "socket", "probe_socket")
+UNIT_FILES = ("unit", "socket", "probe_socket")
 # Files whose change Gunicorn cannot pick up with HUP: systemd reads environment files and
 # the unit when the service starts.
-RESTART_FILES = ("unit", "app_env", "secret_env")
+RESTART_FILES = ("unit", "app_env", "secret_env", "probe_socket")
 # With socket activation, systemd holds the listening socket: a change of the socket unit must
 # re-create it.
 SOCKET_FILES = ("socket",)
@@ -33,10 +35,16 @@ ACTION_RELOAD = "reload"
 ACTION_RESTART = "restart"
 ACTION_RESOCKET = "resocket"
 ACTION_SCALE = "scale"
-ACTIONS = (ACTION_NONE, ACTION_START, ACTION_RELOAD, ACTION_SCALE, ACTION_RESTART, ACTION_RESOCKET)
+ACTION_HANDOVER = "handover"
+ACTIONS = (ACTION_NONE, ACTION_START, ACTION_RELOAD, ACTION_SCALE, ACTION_HANDOVER, ACTION_RESTART,
+           ACTION_RESOCKET)
 # What a healthy release reports for each action (a scale applies the config in place, like a HUP).
 RESULT_OF_ACTION = {ACTION_NONE: "unchanged", ACTION_START: "started", ACTION_RELOAD: "reloaded",
-                    ACTION_SCALE: "reloaded", ACTION_RESTART: "restarted", ACTION_RESOCKET: "restarted"}
+                    ACTION_SCALE: "reloaded", ACTION_HANDOVER: "handed_over", ACTION_RESTART: "restarted",
+                    ACTION_RESOCKET: "restarted"}
+# A second master must fit beside the live one: its measured memory times this margin.
+OVERLAP_MEMORY_MARGIN = 1.25
+MIB = 1024 * 1024
 
 RELEASE_ID_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -92,13 +100,39 @@ def scale_counts(live_config, live_settings, desired):
     return (before, after) if rendered == live_config else None
 
 
-def plan_action(changed, service_active, live_settings, desired_settings, counts=None):
+def can_hand_over(live, desired):
+    """Whether a release from `live` to `desired` files can go live by a hand-over: both hold the
+    same socket unit, so a second master can serve on the listening socket systemd keeps open."""
+    return bool(normalize(live.get("socket"))) and normalize(live.get("socket")) == normalize(desired.get("socket"))
+
+
+def overlap_problem(needed_bytes, available_bytes, margin=OVERLAP_MEMORY_MARGIN):
+    """Why the host cannot hold a second master beside the live one (None when it can).
+
+    `needed_bytes` is what the live master and its workers use (their proportional set size: a
+    new master of the same release needs about as much), `available_bytes` what the host can
+    still give; either may be None when unknown, which is no reason to refuse.
+    """
+    if not needed_bytes or available_bytes is None or needed_bytes * margin <= available_bytes:
+        return None
+    return ("a second master needs about %d MiB (the live one's, x%.2f) and %d MiB are available"
+            % (needed_bytes * margin // MIB, margin, available_bytes // MIB))
+
+
+def plan_action(changed, service_active, live_settings, desired_settings, counts=None, handover=False,
+                overlap=None):
     """Cheapest safe way to apply a change: (action, reason).
 
     - the service does not run: start;
     - nothing changed: none;
     - the socket unit changed (socket activation on or off, another address): resocket - stop the
       service, re-create the socket, start the service;
+    - only the workers count changed (`counts`, from scale_counts): scale - TTIN/TTOU signals add
+      or retire workers one at a time, and the workers that serve keep serving;
+    - the live and the new release share a socket unit (`handover`, from can_hand_over): handover
+      - a second master boots the release beside the live one on the same listening socket, and
+      the live one stops only once the new one passed its gate; unless the host cannot hold both
+      (`overlap`, from overlap_problem), which restarts instead (the socket queues connections);
     - the unit or an environment file changed: restart (systemd reads them at start only);
     - the bind changed: restart (on HUP the master binds the new address before it closes the
       old one, and dies on "Connection in use" when both share a port);
@@ -116,6 +150,14 @@ def plan_action(changed, service_active, live_settings, desired_settings, counts
         return ACTION_NONE, "nothing changed"
     if any(name in SOCKET_FILES for name in changed):
         return ACTION_RESOCKET, "the socket unit changed: the listening socket must be re-created"
+    if handover:
+        if changed == ["config"] and counts:
+            return _scale(counts)
+        what = "%s changed" % ", ".join(changed)
+        if overlap:
+            return ACTION_RESTART, "%s; no hand-over: %s (the socket queues connections during the restart)" % (
+                what, overlap)
+        return ACTION_HANDOVER, "%s: a new master takes over on the same socket once it passed its gate" % what
     restart_files = [name for name in changed if name in RESTART_FILES]
     if restart_files:
         return ACTION_RESTART, "%s changed (systemd reads it at start only)" % ", ".join(restart_files)
@@ -125,9 +167,13 @@ def plan_action(changed, service_active, live_settings, desired_settings, counts
     if live_settings.get("preload_app") is True or desired_settings.get("preload_app") is True:
         return ACTION_RESTART, "preload_app is on: HUP would not reload the app's code"
     if changed == ["config"] and counts:
-        return ACTION_SCALE, "only the workers count changed (%d -> %d): %d %s to the master, no worker replaced" % (
-            counts[0], counts[1], abs(counts[1] - counts[0]), "TTIN" if counts[1] > counts[0] else "TTOU")
+        return _scale(counts)
     return ACTION_RELOAD, "only gunicorn.conf.py changed: reload with HUP"
+
+
+def _scale(counts):
+    return ACTION_SCALE, "only the workers count changed (%d -> %d): %d %s to the master, no worker replaced" % (
+        counts[0], counts[1], abs(counts[1] - counts[0]), "TTIN" if counts[1] > counts[0] else "TTOU")
 
 
 def probe_address(bind):
@@ -214,14 +260,18 @@ def unique_release_id(stamp, taken):
     return "%s-%d" % (stamp, number)
 
 
-def describe_failure(step, detail, restored, healthy_after):
+def describe_failure(step, detail, restored, healthy_after, served_beside=False):
     """One-paragraph summary of a failed release for the play's output.
 
     `restored` is None when the candidate never went live, the restored file names after a
-    rollback, or [] when nothing could be restored.
+    rollback, or [] when nothing could be restored; `served_beside` when the candidate served
+    beside the live release during a hand-over and was stopped at its gate.
     """
     lines = ["Release FAILED at step '%s': %s" % (step, detail)]
-    if restored is None:
+    if restored is None and served_beside:
+        lines.append("The candidate served beside the live release and was stopped; the live release "
+                     "never stopped.")
+    elif restored is None:
         lines.append("The live service was not touched (the candidate never went live).")
     elif restored:
         lines.append("Rolled back: restored the last-known-good files (%s) and restarted." % ", ".join(restored))
@@ -249,7 +299,9 @@ def recovery_plan(pending, live_checksums, service_active):
     - the live files are the candidate's and it was applied: gate it as it runs (RECOVER_VERIFY);
     - the candidate's but maybe not applied yet: apply it again the way the release would have
       (RECOVER_APPLY with that action), then gate it - a scale becomes a HUP, since the master may
-      have handled part of the signals, and a HUP applies the recorded count whatever runs;
+      have handled part of the signals, and a HUP applies the recorded count whatever runs; a
+      hand-over becomes a restart of the service (its partner, if it still runs, serves
+      meanwhile, and the socket queues connections otherwise);
     - anything else (partly promoted files): restore last-known-good.
     """
     if not service_active:
@@ -263,5 +315,5 @@ def recovery_plan(pending, live_checksums, service_active):
         return RECOVER_VERIFY, ACTION_NONE
     changed = [name for name in MANAGED_FILES if previous.get(name) != candidate.get(name)]
     action, _reason = plan_action(changed, True, pending.get("previous_settings"),
-                                  pending.get("candidate_settings") or {})
-    return RECOVER_APPLY, action
+                                  pending.get("candidate_settings") or {}, handover=bool(pending.get("handover")))
+    return RECOVER_APPLY, ACTION_RESTART if action == ACTION_HANDOVER else action

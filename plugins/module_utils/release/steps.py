@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: djangoops.gunicorn contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The steps of a release that act on the host: validate, canary, apply, scale, health gate.
+"""The steps of a release that act on the host: validate, canary, partner, apply, scale, health gate.
 
 Each step talks to the host only through the Host interface (host.py) and fails with StepFailed
 naming itself; the order of the steps and what follows a failure are transaction.py's.
@@ -79,6 +79,35 @@ class Steps:
         self.step("canary", "ok", "the candidate booted on %s and passed %d health check(s)" % (
             plan.describe_address(address), len(self.p["health_checks"])), since)
 
+    def _start_partner(self):
+        """The first half of a hand-over: boot the candidate as a second master on the live
+        listening socket (the partner unit, under /run), and gate it through its own probe socket.
+        While it boots the live master serves alone; once it passed, both serve. A partner that
+        fails is stopped (out of rotation at once) and the live master never stopped."""
+        since = self.host.now()
+        self.stage = "partner"
+        unit = self.layout["handover_unit"]
+        self.host.install_partner(self.p["handover_unit"], self.p["handover_socket_unit"])
+        rc, message = self.host.systemctl("start", unit)
+        if rc != 0:
+            raise StepFailed("partner", "the new master did not boot beside the live one (%s)" % message,
+                             self.host.journal(unit, since))
+        state = self.host.unit_state(unit)
+        self._gate(plan.ACTION_START, state, [], unit=unit, address=("unix", self.layout["handover_socket"]),
+                   settings=self.desired_settings(), step="partner")
+        self.step("partner", "ok", "the new master serves beside the live one on the shared socket (%s, %d "
+                  "workers, health checks through %s)" % (unit, self.desired_settings().get("workers") or 0,
+                                                           self.layout["handover_socket"]), since)
+
+    def _retire_partner(self, why):
+        """The end of a hand-over: stop the partner master (gracefully: the requests it holds
+        finish) and remove its units. Nothing to do when none runs."""
+        if not self.host.partner_installed():
+            return
+        since = self.host.now()
+        self.host.remove_partner()
+        self.step("partner-stop", "ok", "%s stopped: %s" % (self.layout["handover_unit"], why), since)
+
     def _systemctl(self, step, verb, unit, since, check=True):
         rc, message = self.host.systemctl(verb, unit)
         if rc != 0 and check:
@@ -105,9 +134,10 @@ class Steps:
                 self._systemctl(action, "stop", self.unit, since, check=False)
                 self._systemctl(action, "stop", self.socket_unit, since, check=False)
             self._systemctl(action, "reset-failed", self.unit, since, check=False)
-            if action != plan.ACTION_RESTART and self.host.read_live("socket"):
+            if action not in (plan.ACTION_RESTART, plan.ACTION_HANDOVER) and self.host.read_live("socket"):
                 self._systemctl("socket", "start", self.socket_unit, since)
-            verb = "restart" if action == plan.ACTION_RESTART else "start"
+            # A hand-over restarts the live unit on the promoted files while its partner serves.
+            verb = "restart" if action in (plan.ACTION_RESTART, plan.ACTION_HANDOVER) else "start"
         self._systemctl(action, verb, self.unit, since)
         self.step(action, "ok", "systemctl %s %s" % (verb, self.unit), since)
         return None
@@ -132,39 +162,52 @@ class Steps:
         self.step("scale", "ok", "workers %d -> %d: %d %s to the master, no worker replaced" % (
             before, after, abs(after - before), signum.name), since)
 
-    def _gate(self, action, before, before_workers):
-        """Active, same master after a HUP or a scale, the live config's workers (all new after a
-        HUP), and every health check passing on the live config's bind."""
+    def _live_probe_address(self, live_settings):
+        """Where the live master's health checks connect: its private probe socket when the live
+        release has one (only that master answers there, even during a hand-over), else its bind."""
+        if self.host.read_live("probe_socket"):
+            return ("unix", self.layout["probe_socket"])
+        binds = live_settings.get("bind") or self.desired_settings().get("bind")
+        return plan.probe_address(binds[0])
+
+    def _gate(self, action, before, before_workers, unit=None, address=None, settings=None, step="health-gate"):
+        """Active, same master after a HUP or a scale, the config's workers (all new after a HUP),
+        and every health check passing. By default it gates the live unit on the live config
+        through _live_probe_address; a hand-over's partner passes its own unit, address and
+        settings."""
         since = self.host.now()
         deadline = since + self.p["health_timeout"]
-        live_settings = self.settings_of(self.host.read_live("config")) or self.desired_settings()
-        expected = live_settings.get("workers") or self.desired_settings().get("workers")
-        binds = live_settings.get("bind") or self.desired_settings().get("bind")
+        unit = unit or self.unit
+        if settings is None:
+            settings = self.settings_of(self.host.read_live("config")) or self.desired_settings()
+        expected = settings.get("workers") or self.desired_settings().get("workers")
+        address = address or self._live_probe_address(settings)
         old = set(before_workers) if action == plan.ACTION_RELOAD else set()
         delays = plan.backoff_delays()
         while True:
-            state = self.state()
+            state = self.host.unit_state(unit)
             pid = state["MainPID"]
             if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE) and pid != before["MainPID"]:
-                raise StepFailed("health-gate", "the master did not survive the %s (MainPID %s -> %s, %s)" % (
+                raise StepFailed(step, "the master did not survive the %s (MainPID %s -> %s, %s)" % (
                     "HUP" if action == plan.ACTION_RELOAD else "TTIN/TTOU", before["MainPID"], pid,
-                    state["ActiveState"]), self.host.journal(self.unit, since - 5))
+                    state["ActiveState"]), self.host.journal(unit, since - 5))
             if state["ActiveState"] in ("failed", "inactive"):
-                raise StepFailed("health-gate", "the service is %s (%s)" % (state["ActiveState"], state["SubState"]),
-                                 self.host.journal(self.unit, since - 5))
+                raise StepFailed(step, "%s is %s (%s)" % (unit, state["ActiveState"], state["SubState"]),
+                                 self.host.journal(unit, since - 5))
             workers = self.host.workers(pid)
             if state["ActiveState"] == "active" and len(workers) == expected and not old & set(workers):
                 break
             if self.host.now() >= deadline:
-                raise StepFailed("health-gate", "%d of %s workers running%s, service %s" % (
+                raise StepFailed(step, "%d of %s workers running%s, %s %s" % (
                     len(workers), expected, " (old workers still there)" if old & set(workers) else "",
-                    state["ActiveState"]), self.host.journal(self.unit, since - 5))
+                    unit, state["ActiveState"]), self.host.journal(unit, since - 5))
             self.host.sleep(next(delays))
-        failures = self._health_checks(plan.probe_address(binds[0]), deadline)
+        failures = self._health_checks(address, deadline)
         if failures:
-            raise StepFailed("health-gate", "; ".join(failures), self.host.journal(self.unit, since - 5))
-        self.step("health-gate", "ok", "active, %s workers, %d health check(s) passed" % (
-            expected, len(self.p["health_checks"])), since)
+            raise StepFailed(step, "; ".join(failures), self.host.journal(unit, since - 5))
+        if step == "health-gate":
+            self.step(step, "ok", "active, %s workers, %d health check(s) passed through %s" % (
+                expected, len(self.p["health_checks"]), plan.describe_address(address)), since)
 
     def _health_checks(self, address, deadline):
         """Run every check until it passes; the reasons of those that did not. A check gives up

@@ -31,7 +31,6 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
 
 RECORDS_KEPT = 50
-UNIT_FILES = ("unit", "socket")
 KEYED_PREFIX = "hmac-sha256:"
 # In check mode on a host without a key yet: say only whether there is a secret file.
 UNKEYED_SECRET = "(secret, not hashed: no key on this host yet)"
@@ -229,7 +228,7 @@ class Store:
         fs.make_dir(self.candidate, group=self.group)
         for name in plan.MANAGED_FILES:
             if files.get(name):
-                if name in UNIT_FILES:
+                if name in plan.UNIT_FILES:
                     owner_group, mode = "root", 0o644
                 elif name in plan.SECRET_FILES:
                     # systemd reads it as PID 1 (the checks' EnvironmentFile=, the canary's): root-only.

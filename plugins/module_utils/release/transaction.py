@@ -3,12 +3,18 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One release as a transaction on the host, over a Host (host.py, or a fake in tests).
 
-    recover -> plan -> candidate -> validate -> canary -> promote -> apply -> gate -> keep
-                                                                       \\-> roll back: restore,
-                                                                           restart, gate
+    recover -> plan -> candidate -> validate -> canary -> [partner] -> promote -> apply -> gate
+            -> [retire partner] -> keep;  after promote, a failure rolls back: restore, restart, gate
 
 A candidate rejected before `promote` never touched the live service. Once it is live, any
 failure (a failed step or any other error) rolls back to last-known-good and is recorded.
+
+A hand-over (plan.ACTION_HANDOVER) boots the candidate as a partner master beside the live one on
+the shared listening socket and gates it through its own probe socket; only then are the files
+promoted and the live unit restarted on them while the partner serves, gated through the live
+probe socket, and the partner retired. A partner that fails its gate is stopped and the live
+master never stopped; the live unit always ends up running the live files, so a reboot starts
+the release that went live.
 """
 
 from __future__ import annotations
@@ -93,8 +99,13 @@ class Transaction(Steps):
         changed = plan.changed_files(live, self.desired)
         live_settings = self.settings_of(live["config"])
         counts = plan.scale_counts(live["config"], live_settings, self.config) if changed == ["config"] else None
-        action, reason = plan.plan_action(changed, self.state()["ActiveState"] == "active", live_settings,
-                                          self.desired_settings(), counts)
+        state = self.state()
+        active = state["ActiveState"] == "active"
+        handover = (active and bool(changed) and bool(self.p.get("handover_unit"))
+                    and plan.can_hand_over(live, self.desired))
+        overlap = plan.overlap_problem(*self.host.overlap_memory(state["MainPID"])) if handover else None
+        action, reason = plan.plan_action(changed, active, live_settings, self.desired_settings(), counts,
+                                          handover=handover, overlap=overlap)
         return {"changed_files": changed, "action": action, "reason": reason, "live": live, "counts": counts}
 
     def load_rollback_target(self, entry=None):
@@ -189,6 +200,18 @@ class Transaction(Steps):
             self._record_failure(result, failure, restored=None, healthy_after=active)
             raise failure
 
+        if action == plan.ACTION_HANDOVER:
+            try:
+                # pending.json first: a run killed while the partner serves finds it and retires it.
+                self.store.write_pending(self._pending(live, partner=True))
+                self._start_partner()
+            except Exception as exc:
+                failure = self._as_failure(exc)
+                self._retire_partner("it failed its gate; the live master never stopped")
+                self.store.clear_pending()
+                self._record_failure(result, failure, restored=None, healthy_after=active, served_beside=True)
+                raise failure
+
         before_workers = self.host.workers(state["MainPID"])
         try:
             self.stage = "promote"
@@ -215,8 +238,10 @@ class Transaction(Steps):
             failure = self._as_failure(exc)
             restored, healthy_after = self._rollback_after(lkg)
             result["rolled_back"] = bool(restored)
+            self._retire_partner_if(healthy_after)
             self._record_failure(result, failure, restored=restored, healthy_after=healthy_after)
             raise failure
+        self._retire_partner("the live unit runs the release and passed its gate")
         self._enable()
         self._keep(self.live_files(), "passed the health gate")
         self.store.clear_pending()
@@ -233,13 +258,26 @@ class Transaction(Steps):
 
     # -- promotion and restore ---------------------------------------------------------
 
+    def _pending(self, live, partner=False):
+        """What pending.json holds: enough for recovery_plan to finish the release after a kill."""
+        return {"release_id": self.release_id, "started": self.started,
+                "candidate": self.store.checksums(self.desired), "previous": self.store.checksums(live),
+                "candidate_settings": self.desired_settings(), "previous_settings": self.settings_of(live["config"]),
+                "handover": partner or self.host.partner_installed()}
+
+    def _retire_partner_if(self, live_healthy):
+        """Retire a hand-over's partner once the live unit is healthy again; while it is not, the
+        partner (which passed its own gate) is all that serves: keep it and say so."""
+        if live_healthy:
+            self._retire_partner("the live unit is healthy on last-known-good")
+        elif self.host.partner_installed():
+            self.evidence.append("%s still serves (the live unit is not healthy): stop it by hand once %s is "
+                                 "(systemctl stop %s)" % (self.layout["handover_unit"], self.unit,
+                                                          self.layout["handover_unit"]))
+
     def _promote(self, changed, live):
         since = self.host.now()
-        self.store.write_pending({
-            "release_id": self.release_id, "started": self.started,
-            "candidate": self.store.checksums(self.desired), "previous": self.store.checksums(live),
-            "candidate_settings": self.desired_settings(), "previous_settings": self.settings_of(live["config"]),
-        })
+        self.store.write_pending(self._pending(live))
         self._put_live(changed, self.desired)
         self.step("promote", "ok", "live files replaced: %s" % ", ".join(changed), since)
 
@@ -249,7 +287,7 @@ class Transaction(Steps):
                 self.host.write_live(name, files[name])
             else:
                 self.host.remove_live(name)
-        if "unit" in names or "socket" in names:
+        if any(name in plan.UNIT_FILES for name in names):
             self.host.daemon_reload()
 
     def _restore(self, files):
@@ -310,6 +348,9 @@ class Transaction(Steps):
         decides); pending.json is gone afterwards whatever happens. Returns what was done."""
         pending = self.store.read_pending()
         if pending is None:
+            # A partner without pending.json was started by hand or outlived its release's
+            # records: the live unit was never touched by it.
+            self._retire_partner("no release is under way")
             return None
         since, release_id = self.host.now(), pending.get("release_id")
         try:
@@ -332,6 +373,7 @@ class Transaction(Steps):
                 if what != plan.RECOVER_KEEP_PREVIOUS:
                     self._keep(live, "interrupted release %s verified healthy" % release_id)
                 outcome = RECOVERY_OUTCOMES[what] % action if what == plan.RECOVER_APPLY else RECOVERY_OUTCOMES[what]
+                self._retire_partner("the live unit of the interrupted release %s is healthy" % release_id)
             except Exception:
                 lkg = self._last_known_good()
                 if lkg is None:
@@ -344,6 +386,7 @@ class Transaction(Steps):
                         failure.restored = restored or ["(live already equal)"]
                         raise failure
                     outcome = "rolled back to last-known-good"
+                    self._retire_partner("the live unit is healthy on last-known-good")
         finally:
             self.store.clear_pending()
         self.step("recover", "ok", "interrupted release %s: %s" % (release_id, outcome), since)
@@ -369,7 +412,7 @@ class Transaction(Steps):
         result["steps"], result["checksums"] = self.steps, record["checksums"]
         return result
 
-    def _record_failure(self, result, failure, restored, healthy_after):
+    def _record_failure(self, result, failure, restored, healthy_after, served_beside=False):
         # Every failure ends here: the candidate stays as evidence, its copy of the secrets does not.
         self.store.remove_candidate_secrets()
         self.step(failure.step, "failed", failure.detail)
@@ -377,5 +420,6 @@ class Transaction(Steps):
         result["result"] = "rejected" if restored is None else ("rolled_back" if restored else "failed")
         result["healthy"] = bool(healthy_after)
         result["error"] = {"step": failure.step, "detail": failure.detail, "evidence": failure.lines + self.evidence,
-                           "summary": plan.describe_failure(failure.step, failure.detail, restored, healthy_after)}
+                           "summary": plan.describe_failure(failure.step, failure.detail, restored, healthy_after,
+                                                            served_beside)}
         failure.result = self._finish(result)

@@ -219,7 +219,7 @@ CASES = [
 # values as older ansible-core versions hand them over (computed numbers as digit strings).
 GOOD = [
     ("the sample app", {}),
-    ("bind host changed, same port", v(bind="localhost:8000")),
+    ("bind host changed, same port", v(bind="localhost:8000", socket_activation=False)),
     ("workers auto, and a server hook in config_python that assigns workers locally",
      v(workers="auto", config_python="def post_fork(server, worker):\n    workers = 1  # local to the hook\n"
                                      "    server.log.info('worker %s forked', worker.pid)\n")),

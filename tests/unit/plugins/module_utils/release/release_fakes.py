@@ -8,6 +8,12 @@ Markers in a config's text decide how the fake app behaves with it:
   NO-BOOT      the master does not start, and a HUP to it kills it
   HANGS        gunicorn --check-config blocks until systemd stops it at the bound (check_timeout):
                the real Host's HostError (test_host.py proves the real Host gives it)
+  NO-PARTNER   the master boots as the live unit but not as a hand-over's partner
+  LIVE-NO-BOOT the master boots as a partner but not as the live unit
+  LIVE-BROKEN  the live unit's master answers 500 (a partner of the same config answers 200)
+
+With a socket unit in the live files, the live master and a hand-over's partner both serve the
+bind (the shared socket: the live master answers while it runs), each also on its own probe socket.
 """
 import os
 import signal
@@ -31,6 +37,9 @@ class FakeHost:
         self.enabled = set()
         self.canary_unit = None
         self.canary = None          # the config text the canary runs
+        self.partner = None         # {"pid", "config", "workers"} of a hand-over's partner
+        self.partner_units = None   # (unit, socket) contents installed under /run
+        self.memory = (None, None)  # what overlap_memory returns
         self.taken_ports = set()
         self.known = {"workers", "timeout", "forwarded_allow_ips", "bind"}
         self.fail_write = set()      # live file names whose write fails (a full disk)
@@ -67,23 +76,36 @@ class FakeHost:
         return self.next_pid
 
     def _boot(self, config):
-        if self.starts_fail or "NO-BOOT" in (config or ""):
+        if self.starts_fail or "NO-BOOT" in (config or ""):  # NO-BOOT and LIVE-NO-BOOT
             self.master, self.failed = None, True
             return False
-        settings = gunicorn_config.read_literals(config)[0]
-        pid = self._pid()
-        self.master = {"pid": pid, "config": config,
-                       "workers": [self._pid() for _worker in range(settings["workers"])]}
+        self.master = self._master(config)
+        self.master["probe"] = bool(self.files.get("probe_socket"))
+        self.master["live"] = True
         self.failed = False
         return True
+
+    def _master(self, config):
+        settings = gunicorn_config.read_literals(config)[0]
+        pid = self._pid()
+        return {"pid": pid, "config": config, "workers": [self._pid() for _worker in range(settings["workers"])]}
 
     def systemctl(self, verb, unit):
         self.calls.append((verb, unit))
         if unit == self.layout["canary_unit"]:
             if verb == "start":
                 self.canary = self._read_candidate_config()
-                return (1, "canary failed") if "NO-BOOT" in self.canary else (0, "")
+                return (1, "canary failed") if "NO-BOOT" in self.canary.replace("LIVE-NO-BOOT", "") else (0, "")
             self.canary = None if verb == "stop" else self.canary
+            return 0, ""
+        if unit == self.layout["handover_unit"]:
+            if verb == "start":
+                config = self._read_candidate_config()
+                if "NO-BOOT" in config.replace("LIVE-NO-BOOT", "") or "NO-PARTNER" in config:
+                    return 1, "Job for %s failed" % unit
+                self.partner = self._master(config)
+            elif verb == "stop":
+                self.partner = None
             return 0, ""
         if verb == "enable":
             self.enabled.add(unit)
@@ -121,6 +143,9 @@ class FakeHost:
         if self.fail_unit_state_after is not None and self.unit_state_calls > self.fail_unit_state_after:
             raise HostError("systemctl show %s failed (rc=1): Failed to connect to bus" % unit)
         enabled = "enabled" if unit in self.enabled else "disabled"
+        if unit == self.layout["handover_unit"] and self.partner:
+            return {"ActiveState": "active", "SubState": "running", "MainPID": self.partner["pid"],
+                    "UnitFileState": "static"}
         if unit != self.layout["unit"]:
             return {"ActiveState": "inactive", "SubState": "dead", "MainPID": 0, "UnitFileState": enabled}
         if self.master:
@@ -138,9 +163,26 @@ class FakeHost:
     def remove_canary(self):
         self.canary_unit, self.canary = None, None
 
+    def install_partner(self, unit_content, socket_content):
+        self.calls.append(("install-partner", None))
+        self.partner_units = (unit_content, socket_content)
+
+    def partner_installed(self):
+        return self.partner_units is not None
+
+    def remove_partner(self):
+        self.calls.append(("remove-partner", None))
+        self.partner_units, self.partner = None, None
+
+    def overlap_memory(self, pid):
+        return self.memory
+
     # processes and probes
     def workers(self, pid):
-        return list(self.master["workers"]) if self.master and self.master["pid"] == pid else []
+        for master in (self.master, self.partner):
+            if master and master["pid"] == pid:
+                return list(master["workers"])
+        return []
 
     def signal(self, pid, signum):
         self.calls.append((signum.name, pid))
@@ -153,16 +195,27 @@ class FakeHost:
             self.master["workers"].pop()
 
     def http_get(self, address, path):
+        live = False
         if address[0] == "unix" and address[1] == self.layout["canary_socket"]:
             config = self.canary
+        elif address[0] == "unix" and address[1] == self.layout["handover_socket"]:
+            config = self.partner["config"] if self.partner else None
+        elif address[0] == "unix" and address[1] == self.layout["probe_socket"]:
+            config = self.master["config"] if self.master and self.master.get("probe") else None
+            live = True
+        elif self.partner and not self.master and self.files.get("socket"):
+            # The shared socket: the partner answers while the live master is away.
+            config = self.partner["config"]
         else:
+            live = True
             config = self.master["config"] if self.master else None
             binds = gunicorn_config.read_literals(config)[0].get("bind", []) if config else []
             if address not in [plan.probe_address(bind) for bind in binds]:
                 config = None
         if config is None:
             raise HostError("%s %s: [Errno 111] Connection refused" % (address, path))
-        return (500, "Server Error") if "BROKEN" in config else (200, "ok Catalog")
+        broken = "BROKEN" in config.replace("LIVE-BROKEN", "") or (live and "LIVE-BROKEN" in config)
+        return (500, "Server Error") if broken else (200, "ok Catalog")
 
     def port_is_free(self, host, port):
         return port not in self.taken_ports
@@ -194,10 +247,17 @@ def config_spec(workers=2, bind="127.0.0.1:8000", python="", preload=False, time
             "extra_settings": extra or {}, "python": python}
 
 
-def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket=""):
+PROBE_SOCKET = "[Socket]\nListenStream=/run/gunicorn-mysite-probe/live.sock\n"
+
+
+def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket="", probe=None):
+    """The files of a release; with a socket, the live probe socket comes with it (unless `probe`
+    says otherwise: a release of an earlier version had none)."""
     text = gunicorn_config.render(spec["app_name"], spec["settings"], spec["extra_settings"], spec["python"],
                                   spec["header"])
-    return {"config": text, "app_env": app_env, "secret_env": secret_env, "unit": unit, "socket": socket}
+    probe = bool(socket) if probe is None else probe
+    return {"config": text, "app_env": app_env, "secret_env": secret_env, "unit": unit, "socket": socket,
+            "probe_socket": PROBE_SOCKET if probe else ""}
 
 
 class Harness:
@@ -210,7 +270,8 @@ class Harness:
         checks = [{"path": "/healthz"}, {"path": "/items/", "contains": "Catalog"}]
         self.params = {"layout": self.layout, "health_checks": checks,
                        "health_timeout": 30, "canary": True, "rollback": True, "history_size": 5,
-                       "lock_timeout": 0, "sizing": {}, "canary_unit": "[Service]\n"}
+                       "lock_timeout": 0, "sizing": {}, "canary_unit": "[Service]\n",
+                       "handover_unit": "[Service]\n# partner\n", "handover_socket_unit": "[Socket]\n"}
         self.store = Store(self.layout["app_state_dir"], "root")
 
     def transaction(self, spec=None, files=None, **params):

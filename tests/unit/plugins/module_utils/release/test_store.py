@@ -8,7 +8,8 @@ import pytest
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan, store as store_module
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store import KeptReleaseError, Store
 
-OLD = {"config": "workers = 2\n", "app_env": "A=1\n", "secret_env": "S=1\n", "unit": "[Service]\n", "socket": ""}
+OLD = {"config": "workers = 2\n", "app_env": "A=1\n", "secret_env": "S=1\n", "unit": "[Service]\n", "socket": "",
+       "probe_socket": ""}
 NEW = dict(OLD, config="workers = 3\n", socket="[Socket]\n")
 
 

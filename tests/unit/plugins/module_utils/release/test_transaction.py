@@ -343,8 +343,8 @@ def test_finding_8_on_demand_rollback_removes_a_socket_the_target_did_not_have(a
     app.deploy(files=release_files(config_spec(), socket=SOCKET))
     assert app.host.files.get("socket") == SOCKET
     result = app.rollback(first)
-    assert result["changed_files"] == ["socket"] and result["action"] == plan.ACTION_RESOCKET
-    assert not app.host.files.get("socket")
+    assert result["changed_files"] == ["socket", "probe_socket"] and result["action"] == plan.ACTION_RESOCKET
+    assert not app.host.files.get("socket") and not app.host.files.get("probe_socket")
 
 
 def test_finding_10_the_lock_is_root_only(app):
