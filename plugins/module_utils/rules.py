@@ -22,6 +22,7 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import layout
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.config_python import managed_changes
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.gunicorn_config import MANAGED_SETTINGS
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.plan import HEALTH_METHODS
 
 Problem = namedtuple("Problem", "variable message")
 
@@ -61,6 +62,9 @@ _SECRET_NAME_RE = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY|DATABAS
 _CREDENTIALS_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]*@")
 _READ_WRITE_PATH_RE = re.compile(r"[-+]?/\S*")
 _STATUS_RE = re.compile(r"[1-5][0-9][0-9]")
+# An HTTP header name (RFC 9110 token) and the characters no header value may carry.
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _ROOT_NAMES = ("root", "0", "")
 _TRUE_WORDS = ("y", "yes", "on", "1", "true", "t")
 
@@ -408,7 +412,36 @@ def health_checks(inputs):
         if isinstance(status, bool) or not _STATUS_RE.fullmatch(str(status)):
             problems.append(Problem(_var("health_checks"), "%s: status must be an HTTP status from 100 to 599, got "
                                     "%s." % (name, _shown(status))))
+        problems.extend(_health_check_request(name, check))
     return problems
+
+
+def _health_check_request(name, check):
+    """Problems of a check's method, headers and redirect expectation."""
+    problems = []
+    method = check.get("method", "GET")
+    if not isinstance(method, str) or method.upper() not in HEALTH_METHODS:
+        problems.append(Problem(_var("health_checks"), "%s: method must be one of %s, got %s." % (
+            name, ", ".join(HEALTH_METHODS), _shown(method))))
+    headers = check.get("headers", {})
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(key, str) and _HEADER_NAME_RE.fullmatch(key) and isinstance(value, (str, int))
+            and not _CONTROL_RE.search(str(value)) for key, value in headers.items()):
+        problems.append(Problem(_var("health_checks"), "%s: headers must map header names to single-line values, "
+                                "e.g. {Host: shop.example.com, X-Forwarded-Proto: https}." % name))
+    location = check.get("location")
+    if location is not None and not (isinstance(location, str) and location
+                                     and 300 <= _int_or(check.get("status", 200), 0) < 400):
+        problems.append(Problem(_var("health_checks"), "%s: location (the text a redirect's Location must contain) "
+                                "needs a 3xx status, e.g. {path: /, status: 301, location: 'https://'}." % name))
+    return problems
+
+
+def _int_or(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _env_key(key):

@@ -179,8 +179,17 @@ options:
     type: str
     default: ""
   health_checks:
-    description: Requests that must pass on the canary and after going live; each has C(path), optional
-      C(status) (default 200) and C(contains) (text the body must include).
+    description:
+      - Requests that must pass on the canary, on a hand-over's new master and after going live; each
+        has C(path), optional C(status) (default 200; a 3xx is an answer, redirects are not followed),
+        C(contains) (text the body must include), C(location) (text a redirect's Location must
+        include), C(method) (V(GET) or V(HEAD)) and C(headers) (name to value; C(Host) defaults to
+        V(localhost), so an app whose C(ALLOWED_HOSTS) lacks it, or that needs
+        C(X-Forwarded-Proto: https) behind a proxy, sets its own).
+      - A check retries with backoff until O(health_timeout) through connection errors and 502, 503
+        or 504 (an app warming up), fails after three other wrong answers in a row, and at once when
+        the master it probes is gone; after the checks the master must be the same process, with no
+        automatic restart by systemd since the gate began.
     type: list
     elements: dict
     default: [{path: /healthz}]

@@ -219,6 +219,19 @@ def process_group_memory(pid):
     return total or None
 
 
+def process_started(pid):
+    """Epoch at which process `pid` started (clock ticks after boot, /proc/stat's btime), or None."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            stat = handle.read()
+        ticks = int(stat[stat.rfind(")") + 2:].split()[19])
+        with open("/proc/stat", encoding="utf-8") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration, TypeError):
+        return None
+    return boot + ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
 def memory_available():
     """MemAvailable of the host in bytes (None when unknown)."""
     kib = _proc_kib("/proc/meminfo", "MemAvailable")
@@ -237,8 +250,9 @@ class _UnixHTTPConnection(http_client.HTTPConnection):
         self.sock = sock
 
 
-def http_get(address, path, timeout=5.0):
-    """GET `path` from ("tcp", host, port) or ("unix", socket path): (status, body text).
+def http_request(address, method, path, headers, timeout=5.0):
+    """`method` `path` with `headers` to ("tcp", host, port) or ("unix", socket path): (status,
+    body text, Location header or None). Redirects are answers, never followed.
 
     Raises HostError when no HTTP answer comes back (refused, reset, timeout).
     """
@@ -247,9 +261,10 @@ def http_get(address, path, timeout=5.0):
     else:
         connection = http_client.HTTPConnection(address[1], address[2], timeout=timeout)
     try:
-        connection.request("GET", path, headers={"Host": "localhost", "User-Agent": "djangoops.gunicorn"})
+        connection.request(method, path, headers=headers)
         response = connection.getresponse()
-        return response.status, response.read(262144).decode("utf-8", "replace")
+        return (response.status, response.read(262144).decode("utf-8", "replace"),
+                response.getheader("Location"))
     except (OSError, http_client.HTTPException) as exc:
         where = "unix:%s" % address[1] if address[0] == "unix" else "%s:%s" % (address[1], address[2])
         raise HostError("%s %s: %s" % (where, path, exc or type(exc).__name__))
@@ -378,11 +393,12 @@ class Host:
 
     def unit_state(self, unit):
         rc, out, err = self.run("systemctl", "show", unit, "--property", "ActiveState", "--property", "SubState",
-                                "--property", "MainPID", "--property", "UnitFileState")
+                                "--property", "MainPID", "--property", "UnitFileState", "--property", "NRestarts")
         if rc != 0:
             raise HostError("systemctl show %s failed (rc=%d): %s" % (unit, rc, err or out))
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         values["MainPID"] = int(values.get("MainPID") or 0)
+        values["NRestarts"] = int(values.get("NRestarts") or 0) if str(values.get("NRestarts", "")).isdigit() else 0
         return values
 
     def journal(self, unit, since_epoch, lines=25):
@@ -438,11 +454,25 @@ class Host:
     def workers(self, pid):
         return child_pids(pid) if pid else []
 
+    def master_started(self, pid):
+        """When the process `pid` started (epoch seconds), or None."""
+        return process_started(pid)
+
+    def written(self):
+        """When each live file that exists was last written (epoch seconds)."""
+        found = {}
+        for name, path in self.paths.items():
+            try:
+                found[name] = os.stat(path).st_mtime
+            except OSError:
+                continue
+        return found
+
     def signal(self, pid, signum):
         os.kill(pid, signum)
 
-    def http_get(self, address, path):
-        return http_get(address, path)
+    def http_request(self, address, method, path, headers):
+        return http_request(address, method, path, headers)
 
     def port_is_free(self, host, port):
         return port_is_free(host, port)

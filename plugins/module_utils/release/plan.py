@@ -42,6 +42,8 @@ ACTIONS = (ACTION_NONE, ACTION_START, ACTION_RELOAD, ACTION_SCALE, ACTION_HANDOV
 RESULT_OF_ACTION = {ACTION_NONE: "unchanged", ACTION_START: "started", ACTION_RELOAD: "reloaded",
                     ACTION_SCALE: "reloaded", ACTION_HANDOVER: "handed_over", ACTION_RESTART: "restarted",
                     ACTION_RESOCKET: "restarted"}
+# Actions that start the live unit afresh (after reset-failed): no automatic restart may follow.
+STARTING_ACTIONS = (ACTION_START, ACTION_RESTART, ACTION_RESOCKET, ACTION_HANDOVER)
 # A second master must fit beside the live one: its measured memory times this margin.
 OVERLAP_MEMORY_MARGIN = 1.25
 MIB = 1024 * 1024
@@ -208,15 +210,46 @@ def bind_problem(bind, live_binds, port_is_free):
     return "%s: port %d is already in use by another process" % (bind, address.port)
 
 
-def check_response(check, status, body):
-    """None when a health check's response is as expected, else the reason it is not."""
+# Answers of an app (or a proxy in front of it) that is still warming up: a check waits for the
+# deadline through them. Any other wrong answer fails once it repeats (a 500 will not heal).
+NOT_READY_STATUSES = (502, 503, 504)
+# The Host header of a check that sets none: an app's ALLOWED_HOSTS must accept it, or the check
+# sets its own ({headers: {Host: ...}}).
+DEFAULT_HEALTH_HOST = "localhost"
+HEALTH_METHODS = ("GET", "HEAD")
+
+
+def health_request(check):
+    """(method, path, headers) a health check sends; headers with the default Host when it sets none."""
+    headers = {"Host": DEFAULT_HEALTH_HOST, "User-Agent": "djangoops.gunicorn"}
+    given = dict((str(name), str(value)) for name, value in (check.get("headers") or {}).items())
+    for name in list(headers):
+        if any(other.lower() == name.lower() for other in given):
+            del headers[name]
+    headers.update(given)
+    return (str(check.get("method") or "GET").upper(), check.get("path") or "/", headers)
+
+
+def check_response(check, status, body, location=None):
+    """None when a health check's response is as expected, else the reason it is not.
+
+    A check expects `status` (default 200), a `contains` text in the body, and for a redirect a
+    `location` text in its Location header."""
     expected = int(check.get("status") or 200)
     if status != expected:
         return "status %s, expected %s" % (status, expected)
     contains = check.get("contains")
-    if contains and contains not in body:
+    if contains and contains not in (body or ""):
         return "status %s but the body lacks %r" % (status, contains)
+    wanted = check.get("location")
+    if wanted and wanted not in (location or ""):
+        return "status %s but Location is %r, expected it to contain %r" % (status, location, wanted)
     return None
+
+
+def not_ready(status):
+    """Whether an answer means "not ready yet" rather than "wrong" (see NOT_READY_STATUSES)."""
+    return status in NOT_READY_STATUSES
 
 
 def backoff_delays(first=0.1, factor=2.0, ceiling=1.0):
@@ -285,6 +318,22 @@ RECOVER_KEEP_PREVIOUS = "keep-previous"
 RECOVER_VERIFY = "verify"
 RECOVER_APPLY = "apply"
 RECOVER_RESTORE = "restore"
+
+
+def adoption_problem(master_started, written):
+    """Why the running master may not run the live files (None when it does): `written` maps the
+    live files that exist to when they were last written. systemd reads the unit and the
+    environment files, and Gunicorn its config, when the master starts (a HUP re-reads the
+    config, but leaves no trace to tell it from a worker recycled by max_requests): a file written
+    after that may never have been loaded, so adopting it as last-known-good would keep an
+    untested release. `master_started` None (unknown) is a problem too."""
+    if master_started is None:
+        return "the running master's start time cannot be read"
+    newer = sorted(name for name, mtime in written.items() if mtime is not None and mtime > master_started)
+    if newer:
+        return ("the running master started before %s %s last written: it may not run %s"
+                % (", ".join(newer), "was" if len(newer) == 1 else "were", "it" if len(newer) == 1 else "them"))
+    return None
 
 
 def recovery_plan(pending, live_checksums, service_active):

@@ -70,7 +70,8 @@ class Steps:
             if rc != 0:
                 raise StepFailed("canary", "the candidate did not boot (%s)" % message,
                                  self.host.journal(canary_unit, since))
-            failures = self._health_checks(address, self.host.now() + self.p["health_timeout"])
+            pid = self.host.unit_state(canary_unit)["MainPID"]
+            failures = self._health_checks(address, self.host.now() + self.p["health_timeout"], canary_unit, pid)
             if failures:
                 raise StepFailed("canary", "the candidate booted but failed its health checks: %s"
                                  % "; ".join(failures), self.host.journal(canary_unit, since))
@@ -184,8 +185,10 @@ class Steps:
         address = address or self._live_probe_address(settings)
         old = set(before_workers) if action == plan.ACTION_RELOAD else set()
         delays = plan.backoff_delays()
+        first = None
         while True:
             state = self.host.unit_state(unit)
+            first = first or state
             pid = state["MainPID"]
             if action in (plan.ACTION_RELOAD, plan.ACTION_SCALE) and pid != before["MainPID"]:
                 raise StepFailed(step, "the master did not survive the %s (MainPID %s -> %s, %s)" % (
@@ -202,32 +205,62 @@ class Steps:
                     len(workers), expected, " (old workers still there)" if old & set(workers) else "",
                     unit, state["ActiveState"]), self.host.journal(unit, since - 5))
             self.host.sleep(next(delays))
-        failures = self._health_checks(address, deadline)
+        failures = self._health_checks(address, deadline, unit, pid)
         if failures:
             raise StepFailed(step, "; ".join(failures), self.host.journal(unit, since - 5))
+        self._same_master_after_checks(action, unit, state, first, step, since)
         if step == "health-gate":
             self.step(step, "ok", "active, %s workers, %d health check(s) passed through %s" % (
                 expected, len(self.p["health_checks"]), plan.describe_address(address)), since)
 
-    def _health_checks(self, address, deadline):
-        """Run every check until it passes; the reasons of those that did not. A check gives up
-        at the deadline, or after WRONG_ANSWERS_TO_FAIL wrong answers in a row (an app that
-        answers 500 will not heal by waiting); connection errors wait for the deadline."""
+    def _same_master_after_checks(self, action, unit, state, first, step, since):
+        """The master the checks reached is the one the gate saw: still active, the same MainPID,
+        no automatic restart (Restart=on-failure) since the gate began - nor since the release's
+        own start or restart, which cleared the count (reset-failed)."""
+        after = self.host.unit_state(unit)
+        restarted = after.get("NRestarts", 0) != first.get("NRestarts", 0) or (
+            unit == self.unit and action in plan.STARTING_ACTIONS and first.get("NRestarts", 0) > 0)
+        if after["ActiveState"] != "active" or after["MainPID"] != state["MainPID"] or restarted:
+            raise StepFailed(step, "the master changed during the health checks (MainPID %s -> %s, %s, NRestarts "
+                             "%s -> %s): systemd restarted it" % (
+                                 state["MainPID"], after["MainPID"], after["ActiveState"],
+                                 first.get("NRestarts", 0), after.get("NRestarts", 0)),
+                             self.host.journal(unit, since - 5))
+
+    def _master_gone(self, unit, pid):
+        """Why the master `pid` of `unit` no longer serves, or None (no unit: nothing to ask)."""
+        if not unit:
+            return None
+        state = self.host.unit_state(unit)
+        if state["ActiveState"] in ("failed", "inactive") or (pid and state["MainPID"] != pid):
+            return "the master is gone (%s %s, MainPID %s -> %s)" % (unit, state["ActiveState"], pid,
+                                                                    state["MainPID"])
+        return None
+
+    def _health_checks(self, address, deadline, unit=None, pid=None):
+        """Run every check until it passes; the reasons of those that did not.
+
+        A check waits for the deadline through connection errors and "not ready yet" answers
+        (plan.NOT_READY_STATUSES: an app warming up), fails after WRONG_ANSWERS_TO_FAIL other
+        wrong answers in a row (an app that answers 500 will not heal by waiting), and at once
+        when the master `pid` of `unit` is gone (a dead master will not answer either)."""
         failures = []
         for check in self.p["health_checks"]:
-            path = check.get("path") or "/"
+            method, path, headers = plan.health_request(check)
             delays, wrong_answers = plan.backoff_delays(), 0
             while True:
                 try:
-                    status, body = self.host.http_get(address, path)
-                    problem = plan.check_response(check, status, body)
-                    wrong_answers = wrong_answers + 1 if problem else 0
+                    status, body, location = self.host.http_request(address, method, path, headers)
+                    problem = plan.check_response(check, status, body, location)
+                    if problem is None:
+                        break
+                    if not plan.not_ready(status):
+                        wrong_answers += 1
                 except HostError as exc:
                     problem = str(exc)
-                if problem is None:
-                    break
-                if self.host.now() >= deadline or wrong_answers >= WRONG_ANSWERS_TO_FAIL:
-                    failures.append("%s: %s" % (path, problem))
+                gone = self._master_gone(unit, pid)
+                if gone or self.host.now() >= deadline or wrong_answers >= WRONG_ANSWERS_TO_FAIL:
+                    failures.append("%s: %s" % (path, "%s (last answer: %s)" % (gone, problem) if gone else problem))
                     break
                 self.host.sleep(next(delays))
         return failures

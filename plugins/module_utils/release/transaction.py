@@ -170,14 +170,14 @@ class Transaction(Steps):
                 raise failure
             result["healthy"] = True
             self._enable()
-            if lkg is None or self.store.checksums(lkg[0]) != self.store.checksums(live):
+            if (lkg is None or self.store.checksums(lkg[0]) != self.store.checksums(live)) and self._adoptable(state):
                 self._keep(live, "verified healthy (adopted)")
             result["result"] = plan.RESULT_OF_ACTION[action]
             return self._finish(result)
 
         # A running service without last-known-good (adopted from elsewhere, or a release whose
         # record was lost): keep what runs now if it is healthy.
-        if lkg is None and active and any(live.values()):
+        if lkg is None and active and any(live.values()) and self._adoptable(state):
             try:
                 self._gate(plan.ACTION_NONE, state, [])
                 self._keep(live, "running config adopted before the change")
@@ -327,6 +327,15 @@ class Transaction(Steps):
             return restored or ["(live already equal)"], healthy
         finally:
             self.store.clear_pending()
+
+    def _adoptable(self, state):
+        """Whether the running master runs the live files (plan.adoption_problem), so that they
+        may become last-known-good; says why not in a step."""
+        problem = plan.adoption_problem(self.host.master_started(state["MainPID"]), self.host.written())
+        if problem:
+            self.step("adopt", "skipped", "%s; nothing adopted as last-known-good (the next release that passes "
+                      "its gate becomes it)" % problem)
+        return problem is None
 
     def _enable(self):
         units = [self.unit] + ([self.socket_unit] if self.host.read_live("socket") else [])

@@ -214,6 +214,15 @@ CASES = [
         "status must be an HTTP status from 100 to 599"),
     row("health check that is not a mapping", v(health_checks=["/healthz"]), "health_checks", "must be a mapping"),
     row("no health checks at all", v(health_checks=[]), "health_checks", "is empty"),
+    row("health check with a method other than GET or HEAD", v(health_checks=[{"path": "/", "method": "POST"}]),
+        "health_checks", "method must be one of GET, HEAD"),
+    row("health check headers as a list", v(health_checks=[{"path": "/", "headers": ["Host: shop"]}]),
+        "health_checks", "headers must map header names"),
+    row("health check header value with a newline (header injection)",
+        v(health_checks=[{"path": "/", "headers": {"Host": "shop\r\nX-Evil: 1"}}]), "health_checks",
+        "single-line values"),
+    row("health check expecting a Location without a 3xx status",
+        v(health_checks=[{"path": "/", "location": "https://"}]), "health_checks", "needs a 3xx status"),
 ]
 
 # Inputs the rules must let through: the sample app, the good changes of molecule/badinput, the
@@ -251,6 +260,9 @@ GOOD = [
     ("proxy read timeout above timeout", v(proxy_read_timeout=60)),
     ("no recycling", v(max_requests=0, max_requests_jitter=0)),
     ("health check status as text", v(health_checks=[{"path": "/healthz", "status": "204", "contains": ""}])),
+    ("health checks with headers, HEAD and a redirect", v(health_checks=[
+        {"path": "/healthz", "method": "HEAD", "headers": {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}},
+        {"path": "/", "status": 301, "location": "https://shop.example.com/"}])),
     ("environment values of every scalar type", v(env={"A": "x", "B": 1, "C": 0.5, "D": True, "E": ""})),
     ("a legitimate extra setting", v(extra_settings={"limit_request_line": 4094})),
     ("service user created by the role", v(user="newapp", group="newapp", create_user=True)),

@@ -11,6 +11,9 @@ Markers in a config's text decide how the fake app behaves with it:
   NO-PARTNER   the master boots as the live unit but not as a hand-over's partner
   LIVE-NO-BOOT the master boots as a partner but not as the live unit
   LIVE-BROKEN  the live unit's master answers 500 (a partner of the same config answers 200)
+  WARMING      every page answers 503 for the first 3 seconds after the master booted
+  NEEDS-HOST   every page answers 400 unless the request's Host is shop.example.com
+  REDIRECTS    every page answers 301 to https://shop.example.com<path>
 
 With a socket unit in the live files, the live master and a hand-over's partner both serve the
 bind (the shared socket: the live master answers while it runs), each also on its own probe socket.
@@ -40,6 +43,10 @@ class FakeHost:
         self.partner = None         # {"pid", "config", "workers"} of a hand-over's partner
         self.partner_units = None   # (unit, socket) contents installed under /run
         self.memory = (None, None)  # what overlap_memory returns
+        self.requests = []          # (address, method, path, headers) of every HTTP request
+        self.on_request = None      # called before each request is answered (a test's fault)
+        self.n_restarts = 0         # the live unit's NRestarts
+        self.mtimes = {}            # when each live file was last written (the fake clock)
         self.taken_ports = set()
         self.known = {"workers", "timeout", "forwarded_allow_ips", "bind"}
         self.fail_write = set()      # live file names whose write fails (a full disk)
@@ -66,6 +73,7 @@ class FakeHost:
         if name in self.fail_write:
             raise HostError("cannot write %s: [Errno 28] No space left on device" % name)
         self.files[name] = content
+        self.mtimes[name] = self.clock
 
     def remove_live(self, name):
         self.files.pop(name, None)
@@ -88,7 +96,8 @@ class FakeHost:
     def _master(self, config):
         settings = gunicorn_config.read_literals(config)[0]
         pid = self._pid()
-        return {"pid": pid, "config": config, "workers": [self._pid() for _worker in range(settings["workers"])]}
+        return {"pid": pid, "config": config, "workers": [self._pid() for _worker in range(settings["workers"])],
+                "booted": self.clock}
 
     def systemctl(self, verb, unit):
         self.calls.append((verb, unit))
@@ -143,6 +152,8 @@ class FakeHost:
         if self.fail_unit_state_after is not None and self.unit_state_calls > self.fail_unit_state_after:
             raise HostError("systemctl show %s failed (rc=1): Failed to connect to bus" % unit)
         enabled = "enabled" if unit in self.enabled else "disabled"
+        if unit == self.layout["canary_unit"] and self.canary is not None:
+            return {"ActiveState": "active", "SubState": "running", "MainPID": 50, "UnitFileState": "static"}
         if unit == self.layout["handover_unit"] and self.partner:
             return {"ActiveState": "active", "SubState": "running", "MainPID": self.partner["pid"],
                     "UnitFileState": "static"}
@@ -150,7 +161,7 @@ class FakeHost:
             return {"ActiveState": "inactive", "SubState": "dead", "MainPID": 0, "UnitFileState": enabled}
         if self.master:
             return {"ActiveState": "active", "SubState": "running", "MainPID": self.master["pid"],
-                    "UnitFileState": enabled}
+                    "UnitFileState": enabled, "NRestarts": self.n_restarts}
         state = "failed" if self.failed else "inactive"
         return {"ActiveState": state, "SubState": state, "MainPID": 0, "UnitFileState": enabled}
 
@@ -177,6 +188,15 @@ class FakeHost:
     def overlap_memory(self, pid):
         return self.memory
 
+    def master_started(self, pid):
+        for master in (self.master, self.partner):
+            if master and master["pid"] == pid:
+                return master["booted"]
+        return None
+
+    def written(self):
+        return dict((name, self.mtimes.get(name, 0.0)) for name in self.files if self.files[name])
+
     # processes and probes
     def workers(self, pid):
         for master in (self.master, self.partner):
@@ -194,7 +214,10 @@ class FakeHost:
         elif signum == signal.SIGTTOU:
             self.master["workers"].pop()
 
-    def http_get(self, address, path):
+    def http_request(self, address, method, path, headers):
+        self.requests.append((address, method, path, dict(headers)))
+        if self.on_request:
+            self.on_request()
         live = False
         if address[0] == "unix" and address[1] == self.layout["canary_socket"]:
             config = self.canary
@@ -215,7 +238,15 @@ class FakeHost:
         if config is None:
             raise HostError("%s %s: [Errno 111] Connection refused" % (address, path))
         broken = "BROKEN" in config.replace("LIVE-BROKEN", "") or (live and "LIVE-BROKEN" in config)
-        return (500, "Server Error") if broken else (200, "ok Catalog")
+        master = self.master if live else self.partner
+        if "WARMING" in config and master and self.clock < master["booted"] + 3:
+            return 503, "warming up", None
+        host = dict((name.lower(), value) for name, value in headers.items()).get("host")
+        if "NEEDS-HOST" in config and host != "shop.example.com":
+            return 400, "Bad Request", None
+        if "REDIRECTS" in config:
+            return 301, "", "https://shop.example.com%s" % path
+        return (500, "Server Error", None) if broken else (200, "ok Catalog", None)
 
     def port_is_free(self, host, port):
         return port not in self.taken_ports

@@ -67,10 +67,9 @@ def test_the_workers_count_alone_keeps_ttin(app):
 
 def test_the_partner_gate_probes_the_partner_and_the_live_gate_the_live_master(app):
     live_with_socket(app)
-    probed = []
-    real = app.host.http_get
-    app.host.http_get = lambda address, path: probed.append(address) or real(address, path)
+    app.host.requests.clear()
     app.deploy(config_spec(timeout=60), files(config_spec(timeout=60)))
+    probed = [request[0] for request in app.host.requests]
     assert ("unix", app.layout["handover_socket"]) in probed
     assert ("unix", app.layout["probe_socket"]) in probed
     # Never the shared bind, where either master may answer.

@@ -380,3 +380,37 @@ def test_a_pending_file_of_an_earlier_version_recovers_with_a_reload(app):
     del pending["candidate_settings"], pending["previous_settings"]
     app.store.write_pending(pending)
     assert app.deploy(config_spec(timeout=60))["recovered"]["outcome"] == "applied again (reload) and verified healthy"
+
+
+def test_finding_7_a_config_edited_after_the_master_started_is_not_adopted(app):
+    started(app)
+    app.store.lkg and __import__("shutil").rmtree(app.store.lkg)
+    # Edited by hand and never loaded: the master runs what it started with.
+    app.host.clock += 5
+    app.host.write_live("config", app.host.files["config"].replace("timeout = 30", "timeout = 31"))
+    result = app.deploy(config_spec(timeout=60))
+    adopt = [step for step in result["steps"] if step["step"] == "adopt"]
+    assert adopt and adopt[0]["result"] == "skipped" and "started before config was last written" in adopt[0]["detail"]
+    kept = [step["detail"] for step in result["steps"] if step["step"] == "last-known-good"]
+    assert kept == ["%s: passed the health gate" % result["record"]["release_id"]]
+
+
+def test_finding_7_a_hand_edited_live_config_that_matches_the_inventory_is_not_adopted_unloaded(app):
+    started(app)
+    app.store.lkg and __import__("shutil").rmtree(app.store.lkg)
+    app.host.clock += 5
+    app.host.write_live("config", app.host.files["config"])
+    result = app.deploy()
+    assert result["result"] == "unchanged" and app.store.last_known_good() is None
+
+
+@pytest.mark.parametrize("started_at, written, problem", [
+    (100.0, {"config": 99.0, "unit": 50.0}, None),
+    (100.0, {"config": 100.0}, None),
+    (100.0, {"config": 101.0}, "config was last written"),
+    (100.0, {"app_env": 101.0, "unit": 102.0}, "app_env, unit were last written"),
+    (None, {"config": 1.0}, "cannot be read"),
+])
+def test_adoption_problem(started_at, written, problem):
+    found = plan.adoption_problem(started_at, written)
+    assert (found is None) if problem is None else (problem in found)
