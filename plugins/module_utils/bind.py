@@ -45,7 +45,7 @@ def parse(bind):
     if bind.startswith("unix:"):
         path = bind[len("unix:"):]
         if not path.startswith("/"):
-            raise ValueError("unix socket bind %r needs an absolute path (unix:/run/app.sock)" % bind)
+            raise ValueError("unix socket bind %r needs an absolute path (unix:/run/gunicorn-<app>/gunicorn.sock)" % bind)
         if any(char.isspace() for char in path):
             raise ValueError("unix socket bind %r: the path may not contain white space" % bind)
         return Address(UNIX, None, None, path)

@@ -41,7 +41,7 @@ CONTAINERS = (
 
 # (variable, smallest value) of each timeout, in seconds.
 TIMEOUTS = (("timeout", 1), ("graceful_timeout", 1), ("keepalive", 0), ("health_timeout", 1),
-            ("proxy_read_timeout", 0))
+            ("proxy_read_timeout", 0), ("check_timeout", 1))
 
 # Managed settings that no role variable of the same name sets: where their value comes from.
 SETTING_SOURCES = {
@@ -57,7 +57,9 @@ _WSGI_APP_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _DOTTED_RE = re.compile(r"[A-Za-z_][\w.]*")
 _SETTING_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_NAME_RE = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY", re.IGNORECASE)
+_SECRET_NAME_RE = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY|DATABASE_URL|(^|_)DSN$", re.IGNORECASE)
+# scheme://user:password@host (the user may be empty: redis://:password@host).
+_CREDENTIALS_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]*@")
 _READ_WRITE_PATH_RE = re.compile(r"[-+]?/\S*")
 _STATUS_RE = re.compile(r"[1-5][0-9][0-9]")
 # An HTTP header name (RFC 9110 token) and the characters no header value may carry.
@@ -166,10 +168,59 @@ def bind(inputs):
         problems.append(Problem(_var("bind"), (
             "gunicorn_django_bind=%s is not a loopback host:port or a unix:/path socket. Gunicorn belongs behind a "
             "proxy; to expose it anyway, set gunicorn_django_allow_public_bind: true." % _shown(value))))
-    if _flag(inputs.get(_var("socket_activation"))) and not bind_address.is_ip_literal(address):
+    activation = _flag(inputs.get(_var("socket_activation")))
+    if activation and not bind_address.is_ip_literal(address):
         problems.append(Problem(_var("bind"), (
             "gunicorn_django_socket_activation needs an IP address or a unix socket in gunicorn_django_bind "
             "(systemd's ListenStream= takes no host names); got %s." % _shown(value))))
+    if address.kind == bind_address.UNIX:
+        problems.extend(_unix_bind(inputs, value, address.path, activation))
+    elif _socket_group(inputs):
+        problems.append(Problem(_var("socket_group"), (
+            "gunicorn_django_socket_group (%s) is the group of a unix socket: gunicorn_django_bind=%s is not one "
+            "(unix:/run/gunicorn-<app>.sock with gunicorn_django_socket_activation)."
+            % (_shown(_socket_group(inputs)), _shown(value)))))
+    return problems
+
+
+def _socket_group(inputs):
+    group = inputs.get(_var("socket_group"))
+    return group if group not in (None, "") else None
+
+
+def _unix_bind(inputs, value, path, activation):
+    """Where a unix socket can live: with socket activation systemd (PID 1) creates it anywhere but
+    in the service's RuntimeDirectory (/run/gunicorn-<app>/, removed when the service stops and
+    re-owned when it starts); without it, the sandboxed service creates it itself, so only there or
+    under gunicorn_django_read_write_paths."""
+    app_name = inputs.get(_var("app_name"))
+    runtime_dir = "/run/gunicorn-%s" % (app_name if isinstance(app_name, str) and app_name else "<app>")
+    in_runtime_dir = path_within(path, [runtime_dir])
+    problems = []
+    if activation and in_runtime_dir:
+        problems.append(Problem(_var("bind"), (
+            "gunicorn_django_bind=%s is inside the service's RuntimeDirectory %s/, which systemd removes when the "
+            "service stops: with gunicorn_django_socket_activation the socket unit must own its path, e.g. "
+            "unix:%s.sock." % (_shown(value), runtime_dir, runtime_dir))))
+    elif not activation and _flag(inputs.get(_var("systemd_hardening"))) and not in_runtime_dir \
+            and not path_within(posixpath.dirname(path), _list(inputs, "read_write_paths") or []):
+        problems.append(Problem(_var("bind"), (
+            "gunicorn_django_bind=%s: the sandboxed service (ProtectSystem=strict) cannot create a socket there. "
+            "Use unix:%s/gunicorn.sock (its RuntimeDirectory), a directory under gunicorn_django_read_write_paths, "
+            "or gunicorn_django_socket_activation (systemd creates the socket)." % (_shown(value), runtime_dir))))
+    group = _socket_group(inputs)
+    if group is not None and not activation:
+        problems.append(Problem(_var("socket_group"), (
+            "gunicorn_django_socket_group (%s) needs gunicorn_django_socket_activation: true (systemd creates the "
+            "socket with SocketGroup=; a socket Gunicorn creates itself belongs to the service's own group)."
+            % _shown(group))))
+    elif group is not None and (not isinstance(group, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]*[$]?", group)):
+        problems.append(Problem(_var("socket_group"), "gunicorn_django_socket_group (%s) must be a group name "
+                                                      "such as www-data." % _shown(group)))
+    elif group is not None and (_is_root(group) or group == inputs.get(_var("group"))):
+        problems.append(Problem(_var("socket_group"), (
+            "gunicorn_django_socket_group (%s) must be the proxy's own group (e.g. www-data), neither root nor "
+            "gunicorn_django_group: that group reads the app's config." % _shown(group))))
     return problems
 
 
@@ -425,11 +476,13 @@ def environments(inputs):
         problems.append(Problem(_var("env"), (
             "%s set in both gunicorn_django_env and gunicorn_django_secret_env: keep each name in one of them "
             "(gunicorn_django_secret_env if it is a secret)." % ", ".join(in_both))))
-    misplaced = sorted(str(key) for key in env if _SECRET_NAME_RE.search(str(key)) and str(key) not in in_both)
+    misplaced = sorted(str(key) for key, value in env.items() if str(key) not in in_both and (
+        _SECRET_NAME_RE.search(str(key)) or (isinstance(value, str) and _CREDENTIALS_URL_RE.search(value))))
     if misplaced:
         problems.append(Problem(_var("env"), (
-            "gunicorn_django_env must hold no secrets: move %s to gunicorn_django_secret_env (root-owned, never "
-            "logged)." % ", ".join(misplaced))))
+            "gunicorn_django_env must hold no secrets: move %s to gunicorn_django_secret_env (root-only, never "
+            "logged). Secrets are passwords, tokens, keys, DATABASE_URL, *_DSN and any URL with a user:password@ in "
+            "it." % ", ".join(misplaced))))
     for name, mapping in (("env", env), ("secret_env", secret_env)):
         if "GUNICORN_CMD_ARGS" in mapping:
             problems.append(Problem(_var(name), "%s may not set GUNICORN_CMD_ARGS: it would override "

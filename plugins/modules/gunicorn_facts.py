@@ -459,6 +459,7 @@ ansible_facts:
             per_worker_memory_bytes: 325058560
             per_worker_memory_source: measured
             other_instances_memory_bytes: 0
+            reload_headroom: 2.0
             reasons:
               - "3 sync workers x 1 thread (3 slots), bound by memory"
               - "memory allows 3 workers at 310 MB each with 2x reload headroom (budget 2560 MB = 3072 MB
@@ -524,6 +525,10 @@ ansible_facts:
             other_instances_memory_bytes:
               description: Memory of the other Gunicorn instances, counted against the budget.
               type: int
+              returned: always
+            reload_headroom:
+              description: The reload headroom the recommendation used (O(reload_headroom)).
+              type: float
               returned: always
             reasons:
               description: Sentences explaining the result; the first is the summary, the second the binding limit.

@@ -40,7 +40,9 @@ attributes:
     details: Reports the files that would change and the action that would be taken; creates nothing.
   diff_mode:
     support: full
-    details: Shows the config, unit and plain environment diffs; secret environment contents are never shown.
+    details: >-
+      Shows the config, unit and plain environment diffs; secret environment contents are never shown, only
+      their keyed checksum (see RV(checksums)).
   platform:
     platforms: posix
 options:
@@ -237,6 +239,14 @@ options:
     description: Seconds the health gate (and the canary) may take; checks retry with backoff.
     type: int
     default: 30
+  check_timeout:
+    description:
+      - Seconds each run of the app's code outside the service may take (C(gunicorn --check-config) and the
+        list of Gunicorn's settings, both as the service user through C(systemd-run)). systemd stops the
+        run at this bound (C(RuntimeMaxSec=)) and the release is rejected at that step, naming this option;
+        an app that blocks at import (a database connect in its settings) cannot hold the release's lock.
+    type: int
+    default: 60
   canary:
     description: Boot the candidate on a private socket and check its health before it goes live.
     type: bool
@@ -358,7 +368,10 @@ changed_files:
   elements: str
   sample: [config]
 checksums:
-  description: sha256 of each live file at the end (null for a file that does not exist).
+  description: >-
+    sha256 of each live file at the end (null for a file that does not exist); for V(secret_env) an HMAC-SHA256
+    (C(hmac-sha256:...)) under a root-only key of the host (C(<state_dir>/<app_name>/private/secret-key)), which
+    says whether the secrets changed without letting a guessed secret be confirmed from it.
   returned: always (in check mode those of the files live now)
   type: dict
   sample: {config: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, socket: null}
@@ -470,6 +483,7 @@ def argument_spec():
         secret_env=dict(type="str", default="", no_log=True),
         health_checks=dict(type="list", elements="dict", default=[{"path": "/healthz"}]),
         health_timeout=dict(type="int", default=30),
+        check_timeout=dict(type="int", default=60),
         canary=dict(type="bool", default=True),
         rollback=dict(type="bool", default=True),
         history_size=dict(type="int", default=5),
@@ -479,13 +493,16 @@ def argument_spec():
     )
 
 
-def file_diffs(live, desired, changed, paths):
+def file_diffs(live, desired, changed, paths, checksums):
+    """Diffs of the changed files; a secret file shows only its keyed checksum (`checksums`: a
+    Store's checksums function)."""
     diffs = []
+    live_sums, desired_sums = checksums(live), checksums(desired)
     for name in changed:
         before, after = live.get(name) or "", desired.get(name) or ""
         if name in plan.SECRET_FILES:
-            before = "(secret content, sha256 %s)\n" % (plan.checksum(live.get(name)) or "none")
-            after = "(secret content, sha256 %s)\n" % (plan.checksum(desired.get(name)) or "none")
+            before = "(secret content, %s)\n" % (live_sums[name] or "none")
+            after = "(secret content, %s)\n" % (desired_sums[name] or "none")
         diffs.append(dict(before=before, after=after, before_header=paths[name], after_header=paths[name]))
     return diffs
 
@@ -539,8 +556,12 @@ def main():
     if params["state"] == "present" and params["canary"] and not params["units"].get("canary"):
         fail("%s is true but units.canary is empty: give the canary unit or set canary to false"
              % label("canary"), "units.canary")
+    if params["check_timeout"] < 1:
+        fail("%s must be at least 1 second, got %d" % (label("check_timeout"), params["check_timeout"]),
+             "check_timeout")
     units = params["units"] or {}
-    host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"])
+    host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"],
+                check_timeout=params["check_timeout"], check_timeout_name=label("check_timeout"))
     files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
     store = Store(names["app_state_dir"], params["group"], read_only=module.check_mode)
     transaction = Transaction(host, store, dict(
@@ -568,11 +589,12 @@ def main():
             changed = bool(planned["changed_files"]) or planned["action"] == plan.ACTION_START
             result = dict(changed=changed, service_action=planned["action"], reason=planned["reason"],
                           changed_files=planned["changed_files"], config_file=paths["config"],
-                          checksums=plan.checksums(planned["live"]),
+                          checksums=store.checksums(planned["live"]),
                           result="would %s" % planned["action"] if changed else "unchanged")
             result["msg"] = "%s: %s (%s; check mode)" % (params["app_name"], result["result"], planned["reason"])
             if module._diff:
-                result["diff"] = file_diffs(planned["live"], transaction.desired, planned["changed_files"], paths)
+                result["diff"] = file_diffs(planned["live"], transaction.desired, planned["changed_files"], paths,
+                                            store.checksums)
             module.exit_json(**result)
         host.make_directories()
         outcome = transaction.deploy(params.get("rollback_to"),

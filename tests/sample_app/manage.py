@@ -7,6 +7,11 @@ import sys
 def main():
     """Run administrative tasks."""
     os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')
+    # Test hook (molecule/badinput): a management command that blocks, as one whose database
+    # never answers. The service itself never runs manage.py.
+    if os.environ.get('MYSITE_MANAGE_SLEEP'):
+        import time
+        time.sleep(float(os.environ['MYSITE_MANAGE_SLEEP']))
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

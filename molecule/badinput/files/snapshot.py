@@ -4,7 +4,7 @@ Installed on the test host as /usr/local/lib/djangoops-snapshot.py and run with 
 
     snapshot.py save FILE     write the snapshot to FILE
     snapshot.py diff FILE     print {"changed": [paths], "service": {"before", "after"},
-                                     "record": {"result", "error": {"step"}} of current.json}
+                                     "record": {"result", "error": {"step"}, "seconds"} of current.json}
 
 Files: every entry under the config and state directories (the state directory's `lock` is
 left out: every release rewrites it), the app's units in /etc/systemd/system and
@@ -88,13 +88,14 @@ def service():
 
 
 def record():
-    """Result and failed step of the newest release record (current.json), if any."""
+    """Result, failed step and seconds of the newest release record (current.json), if any."""
     try:
         with open(os.path.join(args.state_dir, args.app, "current.json"), encoding="utf-8") as handle:
             current = json.load(handle)
     except FileNotFoundError:
         return {}
-    return {"result": current.get("result"), "error": {"step": (current.get("error") or {}).get("step")}}
+    return {"result": current.get("result"), "error": {"step": (current.get("error") or {}).get("step")},
+            "seconds": current.get("seconds")}
 
 
 def snapshot():

@@ -194,6 +194,44 @@ def test_new_app_recommendation_is_memory_bound_on_1_gib(new_app):
     assert peak <= budget < peak + recommendation["per_worker_memory_bytes"] * sizing.DEFAULT_RELOAD_HEADROOM
 
 
+# --- literal figures: what the sizing must give on this host, written down, not computed ---
+# 1.5 CPUs, 1 GiB (molecule.yml). The tests above compare with sizing.recommend() itself, which
+# cannot catch a wrong model; these numbers were worked out by hand from docs/sizing.md.
+
+def test_literal_figures_mixed_profile_on_1_5_cpus(mysite):
+    recommendation = mysite["recommendation"]
+    # mixed (busy 0.5): 1.5 / 0.5 = 3 busy slots + 1 = 4 sync workers.
+    assert recommendation["cpu_slot_target"] == 4
+    assert recommendation["limits"]["cpu"] == 4
+    assert (recommendation["worker_class"], recommendation["threads"]) == ("sync", 1)
+    assert recommendation["workers"] == 4, recommendation["reasons"]
+
+
+def test_literal_figures_new_app_of_150_mb_workers_with_256_mb_reserved(new_app):
+    recommendation = new_app["facts"]["recommendation"]
+    # 1024 - 256 reserved - mysite (< 168 MiB measured) leaves < 768 MiB; 150 MiB x 2 (reload) per
+    # worker: 2 workers, memory-bound (the CPU would allow 4).
+    assert recommendation["other_instances_memory_bytes"] < 168 * sizing.MIB
+    assert (recommendation["workers"], recommendation["bound_by"]) == (2, "memory")
+    assert recommendation["limits"]["cpu"] == 4 and recommendation["limits"]["memory"] == 2
+
+
+def test_literal_figures_io_profile_is_two_gthread_workers_of_eight_threads(snapshot):
+    recommendation = snapshot["io"]["facts"]["recommendation"]
+    # io (busy 0.1): 1.5 / 0.1 = 15 + 1 = 16 slots; gthread with 8 threads: 2 workers.
+    assert recommendation["cpu_slot_target"] == 16
+    assert (recommendation["worker_class"], recommendation["workers"], recommendation["threads"]) == (
+        "gthread", 2, 8)
+    assert (recommendation["slots"], recommendation["bound_by"]) == (16, "cpu")
+
+
+def test_literal_figures_a_database_budget_of_23_connections_on_two_hosts(snapshot):
+    recommendation = snapshot["db"]["facts"]["recommendation"]
+    # (23 - 3 reserved) / 2 hosts = 10 connections per host, / 2 (reload overlap) = 5 slots.
+    assert (recommendation["workers"], recommendation["threads"], recommendation["slots"]) == (1, 5, 5)
+    assert recommendation["bound_by"] == "database"
+
+
 # --- the fleet report (playbooks/report.yml, written on the controller) -------------------
 
 @pytest.fixture(scope="module")

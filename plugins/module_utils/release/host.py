@@ -21,6 +21,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 
 import http.client as http_client
 
@@ -29,6 +30,11 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import 
 # Runtime units (the canary, a hand-over's partner): gone at reboot, so a host always boots the
 # live unit alone.
 CANARY_UNIT_DIR = RUNTIME_UNIT_DIR = "/run/systemd/system"
+# The secrets are 0600 root:root (systemd reads EnvironmentFile= as PID 1, the app never needs
+# the file).
+SECRET_FILES = plan.SECRET_FILES
+# Seconds a run of the app's code outside the service may take when the caller gives no bound.
+DEFAULT_CHECK_TIMEOUT = 60
 
 
 class HostError(Exception):
@@ -290,10 +296,14 @@ def port_is_free(host, port):
 class Host:
     """systemd units, live files, processes and probes of one app, through AnsibleModule."""
 
-    def __init__(self, module, layout, user, group, app_dir, venv):
+    def __init__(self, module, layout, user, group, app_dir, venv, check_timeout=DEFAULT_CHECK_TIMEOUT,
+                 check_timeout_name="check_timeout"):
         self.module = module
         self.layout = layout
         self.user, self.group, self.app_dir, self.venv = user, group, app_dir, venv
+        # Every run of the app's code outside the service is bounded (RuntimeMaxSec= of its unit);
+        # the name is how messages call the option (the role's variable).
+        self.check_timeout, self.check_timeout_name = int(check_timeout), check_timeout_name
         self.paths = {"config": layout["config_file"], "app_env": layout["app_env_file"],
                       "secret_env": layout["secret_env_file"], "release": layout["release_file"],
                       "unit": layout["unit_file"],
@@ -334,6 +344,18 @@ class Host:
         # Root-owned: the app may read its config but never rewrite it, nor its last-known-good.
         for path in (self.layout["app_config_dir"], self.layout["app_state_dir"]):
             make_dir(path, group=self.group)
+        # A secret.env written by an earlier version (0640 root:<group>) becomes root-only even
+        # when its content does not change.
+        secret = self.paths["secret_env"]
+        try:
+            info = os.stat(secret)
+            if (info.st_uid, info.st_gid, info.st_mode & 0o7777) != (0, 0, 0o600):
+                os.chown(secret, 0, 0)
+                os.chmod(secret, 0o600)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise HostError("cannot make %s root-only: %s" % (secret, exc))
 
     # live files
     def read_live(self, name):
@@ -343,6 +365,8 @@ class Host:
         if name in plan.UNIT_FILES:
             # Units are 0644 root:root; the other live files 0640 root:<group> (the app reads them).
             write_file(self.paths[name], content, "root", "root", 0o644)
+        elif name in SECRET_FILES:
+            write_file(self.paths[name], content, "root", "root", 0o600)
         else:
             write_file(self.paths[name], content, "root", self.group, 0o640)
 
@@ -455,17 +479,35 @@ class Host:
     def port_is_free(self, host, port):
         return port_is_free(host, port)
 
-    def run_as_app(self, command, candidate_dir):
-        """(rc, output) of a command in the app's real context: its user, working directory and
-        the candidate's environment files."""
+    def run_as_app(self, command, candidate_dir, what=None):
+        """(rc, output): stderr, or stdout when stderr is empty (see _run_as_app)."""
+        rc, out, err = self._run_as_app(command, candidate_dir, what)
+        return rc, err or out
+
+    def _run_as_app(self, command, candidate_dir, what=None):
+        """(rc, stdout, stderr) of a command in the app's real context: its user, working directory and
+        the candidate's environment files, in a transient unit that systemd stops after
+        check_timeout seconds (RuntimeMaxSec=). HostError, naming the command and the bound,
+        when it did not finish in time (an app that blocks at import)."""
+        what = what or os.path.basename(command[0])
+        unit = "%s-run-%s.service" % (self.layout["proc_name"], uuid.uuid4().hex[:12])
         args = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "--service-type=exec",
+                "--unit=%s" % unit, "--property=RuntimeMaxSec=%d" % self.check_timeout,
                 "--property=User=%s" % self.user, "--property=Group=%s" % self.group,
                 "--property=WorkingDirectory=%s" % self.app_dir,
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "app_env"),
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "secret_env"),
                 "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--"] + list(command)
+        started = time.monotonic()
         rc, out, err = self.module.run_command(args, data="")
-        return rc, err or out
+        if rc != 0 and time.monotonic() - started >= self.check_timeout:
+            # systemd killed it at RuntimeMaxSec=; make sure nothing of it is left.
+            self.run("systemctl", "stop", unit)
+            self.run("systemctl", "reset-failed", unit)
+            raise HostError("%s did not finish within %d s (%s) as the service user: the app blocks (a database "
+                            "or network connect at import?); raise %s if it needs longer"
+                            % (what, self.check_timeout, self.check_timeout_name, self.check_timeout_name))
+        return rc, out, err
 
     def run_release_command(self, command, candidate_dir):
         """(rc, output) of `manage.py <command>` with the venv's Python, in the app's context."""
@@ -474,13 +516,17 @@ class Host:
 
     def check_config(self, config_path, candidate_dir):
         return self.run_as_app([os.path.join(self.venv, "bin", "gunicorn"), "--check-config", "--config",
-                                config_path], candidate_dir)
+                                config_path], candidate_dir, what="gunicorn --check-config")
 
     def known_settings(self):
+        """Gunicorn's setting names, asked of the venv's Python as the service user (a venv the
+        app can write may hold .pth files or sitecustomize: never run them as root)."""
         python = os.path.join(self.venv, "bin", "python")
-        rc, out, err = self.module.run_command([python, "-c", (
+        rc, out, err = self._run_as_app([python, "-I", "-c", (
             "import gunicorn.config as c; s = c.KNOWN_SETTINGS; "
-            "print('\\n'.join(sorted(x if isinstance(x, str) else x.name for x in s)))")])
+            "print('\\n'.join(sorted(x if isinstance(x, str) else x.name for x in s)))")],
+            self.layout["candidate_dir"], what="listing Gunicorn's settings")
         if rc != 0:
-            raise HostError("cannot list Gunicorn's settings with %s: %s" % (python, err.strip()))
+            raise HostError("cannot list Gunicorn's settings with %s as the service user: %s"
+                            % (python, (err or out).strip()))
         return set(out.split())

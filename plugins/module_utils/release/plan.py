@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import hmac
 import json
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
@@ -126,8 +127,19 @@ def normalize(content):
     return content or None
 
 
-def checksums(files):
-    return dict((name, checksum(files.get(name))) for name in MANAGED_FILES)
+def keyed_checksum(content, key):
+    """HMAC-SHA256 of a secret file's content under the host's key, prefixed "hmac-sha256:"
+    (None for a missing file): says whether it changed without letting a guess be confirmed."""
+    if not content:
+        return None
+    return "hmac-sha256:" + hmac.new(key, content.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def checksums(files, secret_key=None):
+    """Checksum of every managed file: sha256, comparable across hosts; with `secret_key`, the
+    secret files' keyed (keyed_checksum) instead."""
+    return dict((name, keyed_checksum(files.get(name), secret_key) if secret_key and name in SECRET_FILES
+                 else checksum(files.get(name))) for name in MANAGED_FILES)
 
 
 def changed_files(live, desired):

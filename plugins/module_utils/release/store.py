@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a release keeps in the app's state directory (root-owned, 0750 root:<group>).
 
-- ``candidate/``        the files being validated (readable by the app's group for the checks)
+- ``candidate/``        the files being validated (readable by the app's group for the checks,
+                        its secret_env root-only); its secrets are removed once it is rejected
 - ``last-known-good/``  the files that last passed the health gate, with ``meta.json``
 - ``history/<id>/``     earlier last-known-good releases, the newest ``history_size`` kept; a
                         trial release (a tuning candidate) leaves no entry when it is replaced
@@ -11,6 +12,9 @@
                         rolled back: a run that finds it finishes the interrupted release first
 - ``releases.json``, ``current.json``  release records (checksums and settings, never contents)
 - ``private/lock``      root-only (0600 in a 0700 directory): serialises releases of the app
+- ``private/secret-key`` root-only (0600), created on first use: the key of the secret files'
+                        checksums (HMAC-SHA256), so records and diffs never hold a plain hash of
+                        a secret that could be guessed offline
 
 Every replacement is atomic: a file is written beside its target and renamed over it; a kept
 release is staged in full (meta.json last), the old one renamed aside, the new one renamed in,
@@ -20,6 +24,7 @@ new last-known-good, and the next run finishes the replacement.
 
 from __future__ import annotations
 
+import binascii
 import os
 import time
 
@@ -27,6 +32,9 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import listing, plan
 
 RECORDS_KEPT = 50
+KEYED_PREFIX = "hmac-sha256:"
+# In check mode on a host without a key yet: say only whether there is a secret file.
+UNKEYED_SECRET = "(secret, not hashed: no key on this host yet)"
 
 
 class KeptReleaseError(Exception):
@@ -48,6 +56,46 @@ class Store:
 
     def lock(self, timeout):
         return fs.Lock(self.path("private", "lock"), timeout)
+
+    # -- checksums ----------------------------------------------------------------------------
+
+    def secret_key(self):
+        """The host's key for the secret files' checksums, created (root-only) on first use;
+        None in check mode before any release created it."""
+        path = self.path("private", "secret-key")
+        text = fs.read_file(path)
+        if text is None:
+            if self.read_only:
+                return None
+            fs.make_dir(self.path("private"), mode=0o700)
+            fs.write_file(path, binascii.hexlify(os.urandom(32)).decode("ascii") + "\n", mode=0o600)
+            text = fs.read_file(path)
+        return text.strip().encode("ascii")
+
+    def checksums(self, files, like=None):
+        """plan.checksums with the secret files keyed by this host's key: the other files keep
+        their plain sha256 (comparable across hosts), a secret's checksum confirms no guess.
+
+        `like`: checksums to compare with; when they are an earlier version's (a plain sha256 of
+        a secret file, in a pending.json it left), the same kind, so that the comparison holds."""
+        if like and any(isinstance(like.get(name), str) and not like[name].startswith(KEYED_PREFIX)
+                        for name in plan.SECRET_FILES):
+            return plan.checksums(files)
+        key = self.secret_key()
+        if key is None:
+            sums = plan.checksums(files)
+            for name in plan.SECRET_FILES:
+                sums[name] = UNKEYED_SECRET if sums[name] else None
+            return sums
+        return plan.checksums(files, secret_key=key)
+
+    def _matches(self, name, content, recorded):
+        """Whether a kept file matches its meta.json checksum; a secret file's may be the keyed one
+        or, in a release kept by an earlier version, its plain sha256."""
+        if name in plan.SECRET_FILES and isinstance(recorded, str) and recorded.startswith(KEYED_PREFIX):
+            key = self.secret_key()
+            return key is not None and plan.keyed_checksum(content, key) == recorded
+        return plan.checksum(content) == recorded
 
     # -- kept releases ---------------------------------------------------------------------
 
@@ -79,7 +127,7 @@ class Store:
         files = dict((name, fs.read_file(os.path.join(directory, name)) or "") for name in plan.MANAGED_FILES)
         sums = meta.get("checksums") if isinstance(meta, dict) else None
         bad = [name for name in plan.MANAGED_FILES
-               if not isinstance(sums, dict) or plan.checksum(files[name]) != sums.get(name)]
+               if not isinstance(sums, dict) or not self._matches(name, files[name], sums.get(name))]
         if bad:
             raise KeptReleaseError(
                 "%s is corrupt (%s differ from meta.json): refusing to restore it blindly. Inspect it, then "
@@ -105,7 +153,7 @@ class Store:
         for name in plan.MANAGED_FILES:
             if files.get(name):
                 fs.write_file(os.path.join(staged, name), files[name], mode=0o600)
-        meta = {"release_id": release_id, "kept": time.time(), "why": why, "checksums": plan.checksums(files)}
+        meta = {"release_id": release_id, "kept": time.time(), "why": why, "checksums": self.checksums(files)}
         if config is not None:
             meta["config"] = config
         meta.update(extra or {})
@@ -223,13 +271,24 @@ class Store:
         fs.make_dir(self.candidate, group=self.group)
         for name in plan.MANAGED_FILES:
             if files.get(name):
-                owner_group, mode = ("root", 0o644) if name in plan.UNIT_FILES else (self.group, 0o640)
+                if name in plan.UNIT_FILES:
+                    owner_group, mode = "root", 0o644
+                elif name in plan.SECRET_FILES:
+                    # systemd reads it as PID 1 (the checks' EnvironmentFile=, the canary's): root-only.
+                    owner_group, mode = "root", 0o600
+                else:
+                    owner_group, mode = self.group, 0o640
                 fs.write_file(os.path.join(self.candidate, name), files[name], "root", owner_group, mode)
         return self.candidate
 
     def remove_candidate(self):
         # The candidate holds a copy of the secrets: keep none once it is live.
         fs.remove_tree(self.candidate)
+
+    def remove_candidate_secrets(self):
+        """A rejected or failed candidate stays as evidence, without its copy of the secrets."""
+        for name in plan.SECRET_FILES:
+            fs.remove_file(os.path.join(self.candidate, name))
 
     # -- records ----------------------------------------------------------------------------
 

@@ -180,7 +180,7 @@ class Transaction(Steps):
                 raise failure
             result["healthy"] = True
             self._enable()
-            if (lkg is None or plan.checksums(lkg[0]) != plan.checksums(live)) and self._adoptable(state):
+            if (lkg is None or self.store.checksums(lkg[0]) != self.store.checksums(live)) and self._adoptable(state):
                 self._keep(live, "verified healthy (adopted)")
             result["result"] = plan.RESULT_OF_ACTION[action]
             return self._finish(result)
@@ -272,7 +272,7 @@ class Transaction(Steps):
     def _pending(self, live, partner=False):
         """What pending.json holds: enough for recovery_plan to finish the release after a kill."""
         return {"release_id": self.release_id, "started": self.started,
-                "candidate": plan.checksums(self.desired), "previous": plan.checksums(live),
+                "candidate": self.store.checksums(self.desired), "previous": self.store.checksums(live),
                 "candidate_settings": self.desired_settings(), "previous_settings": self.settings_of(live["config"]),
                 "handover": partner or self.host.partner_installed()}
 
@@ -385,7 +385,8 @@ class Transaction(Steps):
                     # A pending.json of an earlier version: the previous release is last-known-good.
                     kept = self._last_known_good()
                     pending["previous_settings"] = self.settings_of(kept[0]["config"]) if kept else None
-                what, action = plan.recovery_plan(pending, plan.checksums(live), state["ActiveState"] == "active")
+                what, action = plan.recovery_plan(pending, self.store.checksums(live, like=pending.get("candidate")),
+                                                  state["ActiveState"] == "active")
                 if what == plan.RECOVER_RESTORE:
                     raise StepFailed("recover", "the interrupted release %s left the service %s" % (
                         release_id, state["ActiveState"]))
@@ -424,7 +425,7 @@ class Transaction(Steps):
             "seconds": round(self.host.now() - self.started, 3),
             "kind": result["kind"], "result": result["result"], "action": result["action"],
             "reason": result["reason"], "changed_files": result["changed_files"],
-            "checksums": plan.checksums(live), "config": {"settings": self.settings_of(live["config"])},
+            "checksums": self.store.checksums(live), "config": {"settings": self.settings_of(live["config"])},
             "healthy": result["healthy"], "rolled_back": result["rolled_back"],
             "revision": self.revision_of(live), "rollout": self.p.get("rollout_id") or None,
             "trial": bool(self.p.get("trial")),
@@ -439,6 +440,8 @@ class Transaction(Steps):
         return result
 
     def _record_failure(self, result, failure, restored, healthy_after, served_beside=False):
+        # Every failure ends here: the candidate stays as evidence, its copy of the secrets does not.
+        self.store.remove_candidate_secrets()
         self.step(failure.step, "failed", failure.detail)
         # rejected: stopped before going live; rolled_back: went live, last-known-good restored.
         result["result"] = "rejected" if restored is None else ("rolled_back" if restored else "failed")

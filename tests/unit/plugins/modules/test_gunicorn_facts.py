@@ -29,7 +29,7 @@ MEMORY_KEYS = {"total_bytes", "available_bytes", "swap_total_bytes", "cgroup_lim
 SCOPE_KEYS = {"kind", "unit", "pid", "slices", "cgroup_v2", "cgroup_v1_cpu", "cgroup_v1_memory"}
 RECOMMENDATION_KEYS = {"worker_class", "workers", "threads", "slots", "bound_by", "limits", "limit_reasons",
                        "busy_fraction", "cpu_slot_target", "per_worker_memory_bytes", "per_worker_memory_source",
-                       "other_instances_memory_bytes", "reasons", "warnings"}
+                       "other_instances_memory_bytes", "reload_headroom", "reasons", "warnings"}
 INSTANCE_KEYS = {"master_pid", "worker_pids", "unit", "wsgi_app", "config", "pidfile", "worker_class", "workers",
                  "threads", "bind", "settings_source", "memory", "notes", "sized"}
 

@@ -1,9 +1,12 @@
 """gunicorn_release's own logic: the release it builds from its options, and check mode's diff."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import layout
+from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store import Store
 from ansible_collections.djangoops.gunicorn.plugins.modules import gunicorn_release
 
 NAMES = layout.app_layout("mysite")
@@ -41,12 +44,19 @@ def test_bad_settings_are_refused_naming_the_option(settings, option_text):
     assert refused.value.args[1].startswith(option_text)
 
 
-def test_check_mode_diff_shows_config_and_unit_but_never_secrets():
+def test_check_mode_diff_shows_config_and_unit_but_never_secrets(tmp_path):
     live = {"config": "workers = 2\n", "unit": "[Service]\n", "secret_env": "S=old-secret\n"}
     desired = {"config": "workers = 3\n", "unit": "[Service]\nUser=x\n", "secret_env": "S=new-secret\n"}
     paths = {"config": "/etc/gunicorn/mysite/gunicorn.conf.py", "unit": "/etc/systemd/system/gunicorn-mysite.service",
              "secret_env": "/etc/gunicorn/mysite/secret.env"}
-    diffs = gunicorn_release.file_diffs(live, desired, ["config", "secret_env", "unit"], paths)
+    diffs = gunicorn_release.file_diffs(live, desired, ["config", "secret_env", "unit"], paths,
+                                        Store(str(tmp_path), "root").checksums)
     assert [(diff["before"], diff["after"]) for diff in diffs][0] == ("workers = 2\n", "workers = 3\n")
     assert diffs[2]["after"] == "[Service]\nUser=x\n" and diffs[2]["after_header"] == paths["unit"]
     assert "secret" not in (diffs[1]["before"] + diffs[1]["after"]).replace("(secret content", "")
+    # Finding 11: only a keyed checksum of the secrets, never their plain sha256 (a weak secret
+    # could be confirmed offline from it).
+    shown = diffs[1]["before"] + diffs[1]["after"]
+    assert hashlib.sha256(b"S=old-secret\n").hexdigest() not in shown
+    assert hashlib.sha256(b"S=new-secret\n").hexdigest() not in shown
+    assert shown.count("hmac-sha256:") == 2

@@ -6,6 +6,8 @@ Markers in a config's text decide how the fake app behaves with it:
   CHECK-FAILS  gunicorn --check-config exits 1
   BROKEN       every page answers 500 (on the canary and live)
   NO-BOOT      the master does not start, and a HUP to it kills it
+  HANGS        gunicorn --check-config blocks until systemd stops it at the bound (check_timeout):
+               the real Host's HostError (test_host.py proves the real Host gives it)
   NO-PARTNER   the master boots as the live unit but not as a hand-over's partner
   LIVE-NO-BOOT the master boots as a partner but not as the live unit
   LIVE-BROKEN  the live unit's master answers 500 (a partner of the same config answers 200)
@@ -261,6 +263,11 @@ class FakeHost:
     def check_config(self, config_path, candidate_dir):
         with open(config_path, encoding="utf-8") as handle:
             text = handle.read()
+        if "HANGS" in text:
+            self.clock += 10
+            raise HostError("gunicorn --check-config did not finish within 10 s (gunicorn_django_check_timeout) as "
+                            "the service user: the app blocks (a database or network connect at import?); raise "
+                            "gunicorn_django_check_timeout if it needs longer")
         return (1, "Error: CHECK-FAILS\n") if "CHECK-FAILS" in text else (0, "")
 
 

@@ -52,7 +52,7 @@ def count_operations(monkeypatch, action):
 def test_keep_then_read_back(store):
     store.keep("r1", OLD, "passed the health gate", 5, config={"settings": {"workers": 2}})
     files, meta = store.last_known_good()
-    assert files == OLD and meta["release_id"] == "r1" and meta["checksums"] == plan.checksums(OLD)
+    assert files == OLD and meta["release_id"] == "r1" and meta["checksums"] == store.checksums(OLD)
     assert stat.S_IMODE(os.stat(os.path.join(store.lkg, "secret_env")).st_mode) == 0o600
     assert store.known_settings_of(plan.checksum(OLD["config"])) == {"workers": 2}
     assert store.known_settings_of(plan.checksum("other")) is None
@@ -157,4 +157,72 @@ def test_a_damaged_record_only_means_unknown_settings(store):
         handle.write("{truncated")
     assert store.known_settings_of(plan.checksum(OLD["config"])) is None
     with pytest.raises(store_module.fs.HostError, match="meta.json is not valid JSON"):
+        store.last_known_good()
+
+
+# -- finding 11: the secrets' copies and checksums ---------------------------------------------
+
+def test_finding_11_the_candidates_secrets_are_root_only_and_removed_on_rejection(store):
+    path = store.write_candidate(NEW)
+    secret = os.stat(os.path.join(path, "secret_env"))
+    assert (secret.st_uid, secret.st_gid, stat.S_IMODE(secret.st_mode)) == (0, 0, 0o600)
+    store.remove_candidate_secrets()
+    assert sorted(os.listdir(path)) == ["app_env", "config", "socket", "unit"]
+
+
+def test_finding_11_secret_checksums_are_keyed_with_a_root_only_key_of_the_host(store, tmp_path):
+    sums = store.checksums(OLD)
+    plain = plan.checksum(OLD["secret_env"])
+    assert sums["secret_env"].startswith("hmac-sha256:") and plain not in sums["secret_env"]
+    # The other files keep their plain sha256: fleet reports compare configs across hosts.
+    assert sums["config"] == plan.checksum(OLD["config"]) and sums["socket"] is None
+    key = os.stat(store.path("private", "secret-key"))
+    assert (key.st_uid, stat.S_IMODE(key.st_mode)) == (0, 0o600)
+    assert stat.S_IMODE(os.stat(store.path("private")).st_mode) == 0o700
+    # The same key on the next run; another host (state directory) has its own.
+    assert Store(store.state_dir, "root").checksums(OLD) == sums
+    other = tmp_path / "other"
+    other.mkdir()
+    assert Store(str(other), "root").checksums(OLD)["secret_env"] != sums["secret_env"]
+
+
+def test_finding_11_records_and_last_known_good_hold_no_plain_sha256_of_the_secrets(store):
+    meta = store.keep("r1", OLD, "ok", 5)
+    plain = plan.checksum(OLD["secret_env"])
+    with open(os.path.join(store.lkg, "meta.json"), encoding="utf-8") as handle:
+        assert plain not in handle.read()
+    assert meta["checksums"]["secret_env"].startswith("hmac-sha256:")
+
+
+def test_finding_11_check_mode_creates_no_key(tmp_path):
+    state = tmp_path / "fresh"
+    state.mkdir()
+    sums = Store(str(state), "root", read_only=True).checksums(OLD)
+    assert sums["secret_env"] == store_module.UNKEYED_SECRET and sums["socket"] is None
+    assert not os.path.exists(str(state / "private"))
+
+
+def test_finding_11_a_last_known_good_kept_with_the_plain_sha256_still_verifies(store):
+    """Migration: a host whose last-known-good was kept by an earlier version (the plain sha256
+    of secret_env in meta.json) still restores it; the next kept release has the keyed one."""
+    store.keep("r1", OLD, "ok", 5)
+    meta_path = os.path.join(store.lkg, "meta.json")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = json.load(handle)
+    meta["checksums"] = plan.checksums(OLD)  # what the earlier version wrote
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle)
+    files, _meta = store.last_known_good()
+    assert files == OLD
+    store.keep("r2", NEW, "ok", 5)
+    assert store.last_known_good()[1]["checksums"]["secret_env"].startswith("hmac-sha256:")
+    # and the legacy entry, now in history, still verifies too
+    assert store.history_entry("r1")[0] == OLD
+
+
+def test_finding_11_a_changed_secret_is_still_caught(store):
+    store.keep("r1", OLD, "ok", 5)
+    with open(os.path.join(store.lkg, "secret_env"), "w", encoding="utf-8") as handle:
+        handle.write("S=changed by hand\n")
+    with pytest.raises(KeptReleaseError, match="secret_env differ"):
         store.last_known_good()

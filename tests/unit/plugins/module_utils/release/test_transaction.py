@@ -88,6 +88,7 @@ def test_raw_python_that_sets_workers_again_reloads_instead_of_scaling(app):
                  id="validate-port-taken"),
     pytest.param(config_spec(extra={"worker": 4}), None, "validate", id="validate-unknown-setting"),
     pytest.param(config_spec(python="# CHECK-FAILS"), None, "check-config", id="check-config"),
+    pytest.param(config_spec(python="# HANGS"), None, "check-config", id="check-config-hangs"),
     pytest.param(config_spec(python="# BROKEN"), None, "canary", id="canary-unhealthy"),
     pytest.param(config_spec(python="# NO-BOOT"), None, "canary", id="canary-no-boot"),
 ])
@@ -104,6 +105,39 @@ def test_a_rejected_candidate_never_touches_the_live_service(app, spec, prepare,
     assert app.store.read_kept(app.store.lkg)[0]["config"] == before[0]["config"]
     current = app.store.path("current.json")
     assert '"result": "rejected"' in open(current, encoding="utf-8").read()
+    # Finding 11: the rejected candidate stays as evidence, without its copy of the secrets.
+    assert os.path.exists(os.path.join(app.layout["candidate_dir"], "config"))
+    assert not os.path.exists(os.path.join(app.layout["candidate_dir"], "secret_env"))
+
+
+def test_finding_2_a_check_that_hangs_is_rejected_at_check_config_and_frees_the_lock(app):
+    started(app)
+    before = (dict(app.host.files), dict(app.host.master))
+    failure = failure_of(app.deploy, config_spec(python="# HANGS"),
+                         option_names={"check_timeout": "gunicorn_django_check_timeout"})
+    assert failure.step == "check-config" and failure.result["result"] == "rejected"
+    assert "did not finish within 10 s (gunicorn_django_check_timeout)" in failure.detail
+    assert "Release FAILED at step 'check-config'" in failure.result["error"]["summary"]
+    assert (app.host.files, app.host.master) == before
+    # The lock is free (lock_timeout 0: a held lock fails at once) and the next release runs.
+    assert app.deploy(config_spec(timeout=60))["result"] == "reloaded"
+
+
+def test_finding_11_a_release_that_went_live_and_was_rolled_back_keeps_no_candidate_secrets(app):
+    started(app)
+    failure = failure_of(app.deploy, config_spec(python="# BROKEN"), canary=False)
+    assert failure.result["result"] == "rolled_back"
+    assert not os.path.exists(os.path.join(app.layout["candidate_dir"], "secret_env"))
+
+
+def test_finding_11_results_and_records_hold_a_keyed_checksum_of_the_secrets(app):
+    result = started(app)
+    plain = plan.checksum(app.host.files["secret_env"])
+    assert result["checksums"]["secret_env"].startswith("hmac-sha256:")
+    assert result["checksums"]["config"] == plan.checksum(app.host.files["config"])
+    for name in ("releases.json", "current.json", "last-known-good/meta.json"):
+        with open(app.store.path(name), encoding="utf-8") as handle:
+            assert plain not in handle.read(), name
 
 
 def test_unknown_setting_names_the_option_and_the_near_name(app):
