@@ -150,7 +150,7 @@ options:
         description:
           - The live service's private probe socket C(gunicorn-<app_name>-probe.socket)
             (C(/run/gunicorn-<app_name>-probe/live.sock), root only), listed in the service's
-            C(Sockets=) beside O(units.socket): health checks reach the live master through it and no
+            C(Sockets=) beside O(units.socket), so that health checks reach the live master through it and no
             other. Used only with O(units.socket).
         type: str
         default: ""
@@ -183,7 +183,7 @@ options:
         C(contains) (text the body must include), C(location) (text a redirect's Location must
         include), C(method) (V(GET) or V(HEAD)) and C(headers) (name to value; C(Host) defaults to
         V(localhost), so an app whose C(ALLOWED_HOSTS) lacks it, or that needs
-        C(X-Forwarded-Proto: https) behind a proxy, sets its own).
+        the header C(X-Forwarded-Proto) set to V(https) behind a proxy, sets its own).
       - A check retries with backoff until O(health_timeout) through connection errors and 502, 503
         or 504 (an app warming up), fails after three other wrong answers in a row, and at once when
         the master it probes is gone; after the checks the master must be the same process, with no
