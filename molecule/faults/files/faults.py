@@ -722,7 +722,9 @@ def ssh_clients(port):
 
 
 def _counts(probe):
-    return dict((k, probe.get(k)) for k in ("sent", "ok", "failed", "refused", "http_error", "other"))
+    counts = dict((k, probe.get(k)) for k in ("sent", "ok", "failed", "refused", "http_error", "other"))
+    counts["errors"] = probe.get("errors", [])[:4]
+    return counts
 
 
 def _lkg_content(st):
