@@ -265,6 +265,8 @@ def watch(point, action, timeout=300.0):
     lkg_mtime = os.stat(STATE + "/last-known-good/meta.json").st_mtime if lkg_id else None
     live_config = sha(LIVE["config"])
     seen_partner, live_gone = None, False
+    # A partner that already runs (left by an earlier fault) is not the one this release boots.
+    stale_partner = partner_pid()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         hit = False
@@ -287,10 +289,10 @@ def watch(point, action, timeout=300.0):
                 meta = read_json(STATE + "/last-known-good/meta.json")
                 hit = isinstance(meta, dict) and meta.get("release_id") != lkg_id
         elif point == "partner":
-            hit = partner_pid() is not None
+            hit = partner_pid() not in (None, stale_partner)
         elif point == "partner-gated":
             ppid = partner_pid()
-            if ppid and len(own_children(ppid)) >= WORKERS:
+            if ppid and ppid != stale_partner and len(own_children(ppid)) >= WORKERS:
                 if sha(LIVE["config"]) != live_config:
                     hit = True  # late: already promoted (seen["promoted"] says so)
                 else:
@@ -306,7 +308,7 @@ def watch(point, action, timeout=300.0):
                     time.sleep(0.01)
         elif point == "partner-stop":
             ppid = partner_pid() or seen_partner
-            if ppid:
+            if ppid and ppid != stale_partner:
                 seen_partner = ppid
                 live_gone = live_gone or not os.path.exists("/proc/%d" % pid)
                 hit = live_gone and (not os.path.exists("/proc/%d" % ppid) or len(own_children(ppid)) < WORKERS)
