@@ -90,7 +90,7 @@ def test_unit_directives(host, directive):
 
 def test_secret_stays_in_the_root_owned_environment_file(host):
     secret_env = host.file(SECRET_ENV)
-    assert secret_env.user == "root" and secret_env.group == APP and secret_env.mode == 0o640
+    assert secret_env.user == "root" and secret_env.group == "root" and secret_env.mode == 0o600
     assert SECRET_VALUE in secret_env.content_string
     for path in (CONFIG, UNIT_FILE, APP_ENV):
         assert SECRET_VALUE not in host.file(path).content_string, path

@@ -1,6 +1,11 @@
 """Fault-injection cases of molecule/faults, run from the controller (docs/reliability.md, "Faults").
 
-    faults.py <host> <case>      case: hup-kill, controller-kill, concurrent, lkg, disk-full, ssh-drop
+    faults.py <host> <case>      case: hup-kill, controller-kill, concurrent, lkg, disk-full, ssh-drop,
+                                 handover-kill-partner, handover-kill-old-master, handover-controller,
+                                 handover-kill-module, handover-bad-gate
+
+The HUP cases run with socket activation off, the hand-over cases with it on (the role's
+default): each case first moves the host to its mode if it is in the other (one resocket).
 
 Every case injects a fault while (or before) the sample app is deployed with the role in a nested
 ansible-playbook, then checks the host through `podman exec <host> python3 - state` (host.py).
@@ -32,11 +37,16 @@ CANARY_REJECTS = {"gunicorn_django_env": {"MYSITE_DB_PATH": "/tmp/empty.sqlite3"
                                           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}}
 
 
+SOCKET_ACTIVATION = "gunicorn_django_socket_activation"
+
+
 class Suite:
     def __init__(self, host):
         self.host = host
         self.failed = []
         self.summary = {}
+        # Extra vars every nested deploy gets first (the socket-activation mode of the case).
+        self.base = {}
 
     # -- the host ---------------------------------------------------------------------------
 
@@ -84,10 +94,10 @@ class Suite:
                 return False
             time.sleep(0.5)
 
-    def start_prober(self, seconds=120):
+    def start_prober(self, seconds=120, concurrency=1, interval=0.05):
         self.sh("rm -f /run/djangoops-prober.json; systemd-run --unit=djangoops-prober --collect "
                 "/usr/bin/python3 /usr/local/lib/djangoops-prober.py --out /run/djangoops-prober.json "
-                "--seconds %d" % seconds)
+                "--seconds %d --concurrency %d --interval %s" % (seconds, concurrency, interval))
 
     def stop_prober(self):
         self.sh("systemctl stop djangoops-prober; cat /run/djangoops-prober.json > /dev/null")
@@ -106,7 +116,7 @@ class Suite:
             else:
                 env.pop(name, None)
         argv = ["ansible-playbook", "--inventory", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", self.host,
-                "--extra-vars", json.dumps(extra or {}), PLAYBOOK]
+                "--extra-vars", json.dumps(dict(self.base, **(extra or {}))), PLAYBOOK]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         proc.started = time.monotonic()
@@ -341,7 +351,12 @@ class Suite:
         to the module: it must finish the release by itself, and the next run must find it done.
         """
         port = os.environ.get("FAULTS_SSH_PORT", "22201")
-        for point in ("canary", "promoted", "reloaded"):
+        # With socket activation (the ssh scenario's default) a config change goes live by a
+        # hand-over: the points are the hand-over's; without it, by HUP.
+        handover = self.state()["socket_activation"]
+        points = ("canary", "partner", "promoted", "live-restarted") if handover else ("canary", "promoted", "reloaded")
+        expected = "handed_over" if handover else "reloaded"
+        for point in points:
             label = "ssh-drop at '%s'" % point
             before = self.state()
             new = self.other(before)
@@ -365,12 +380,13 @@ class Suite:
             mid = self.state()
             self.check("%s: the lock is released (no module left running)" % label, finished, json.dumps(mid["lock"]))
             last = mid["records"][-1] if mid["records"] else {}
-            self.check("%s: the module finished the release by itself (recorded reloaded, nothing pending)" % label,
-                       len(mid["records"]) == len(before["records"]) + 1 and last.get("result") == "reloaded"
+            self.check("%s: the module finished the release by itself (recorded %s, nothing pending)" % (label, expected),
+                       len(mid["records"]) == len(before["records"]) + 1 and last.get("result") == expected
                        and mid["pending"] is None,
                        json.dumps({"records_added": len(mid["records"]) - len(before["records"]),
                                    "last": last.get("result"), "pending": mid["pending"]}))
             self.check_healthy(label, mid, keepalive=new)
+            self.check_clean(label, mid)
             rerun = self.rerun_and_check(label, new, expect="unchanged")
             self.summary.setdefault("ssh_drop", []).append(
                 {"point": point, "ssh_pids": len(dropped), "running_after_drop": alive, "rerun": rerun["result"]})
@@ -517,6 +533,181 @@ class Suite:
                                      "good_deploy_seconds": run["seconds"],
                                      "probe": {k: probe[k] for k in ("sent", "ok", "failed")}}
 
+    # == hand-over (socket activation) ===========================================================
+
+    def check_clean(self, label, st):
+        """No partner master left behind: its unit not running and no unit file under /run."""
+        self.check("%s: no partner left (unit inactive, no unit file under /run/systemd/system)" % label,
+                   st["partner"] in ("inactive", "failed", None, "") and not st["partner_unit_file"],
+                   json.dumps({"partner": st["partner"], "unit_file": st["partner_unit_file"]}))
+
+    def check_probe(self, label, probe):
+        """The prober saw no refused connection (the listening socket never closed)."""
+        self.check("%s: no connection refused (%d sent, %d failed: %d refused, %d HTTP errors, %d other)" % (
+            label, probe["sent"], probe["failed"], probe["refused"], probe["http_error"], probe["other"]),
+            probe["sent"] > 0 and probe["refused"] == 0, json.dumps(probe)[:800])
+
+    def prepare_mode(self, socket_activation):
+        """Make the live release use (or not use) socket activation, as the case needs: the first
+        deploy of the other mode re-creates the listening socket (a resocket), once."""
+        self.base = {SOCKET_ACTIVATION: socket_activation}
+        st = self.state()
+        if st["socket_activation"] == socket_activation:
+            return
+        run = self.deploy(self.ka(st["keepalive"] or KEEPALIVES[0]))
+        after = self.state()
+        self.check("mode: socket activation %s (moved over by one deploy: %s)" % (
+            "on" if socket_activation else "off", (run["release"] or {}).get("service_action")),
+            run["rc"] == 0 and after["socket_activation"] == socket_activation,
+            (run["failed"] or {}).get("msg", run["stderr"][-300:]))
+        self.summary["mode_switch"] = {"socket_activation": socket_activation, "seconds": run["seconds"],
+                                       "action": (run["release"] or {}).get("service_action")}
+
+    def start_load(self):
+        self.start_prober(seconds=300, concurrency=4, interval=0.02)
+
+    def handover_run(self, point, action, sig=None):
+        """A good config change (keepalive) by hand-over under the 4-client prober, with `action`
+        done on the host at `point`; sig: also send it to the controller's process group there."""
+        before = self.state()
+        new = self.other(before)
+        self.start_load()
+        watch = self.start_watcher(point, action)
+        run = self.deploy(self.ka(new), background=True)
+        seen = self.watcher_result(watch)
+        if sig is not None:
+            self.kill_group(run, sig)
+        if action in ("stop-module", "stop-module+kill-partner") and seen.get("pid"):
+            self.on_host("signal", str(seen["pid"]), "SIGCONT")
+        result = self.finish(run)
+        self.wait_lock_free()
+        return before, new, seen, result
+
+    def case_handover_kill_partner(self):
+        """(a) The partner's master SIGKILLed during the overlap."""
+        # Once as soon as the partner master runs (its workers booting), once when it serves (every
+        # worker answers through its probe socket) with the module frozen until systemd saw it die.
+        for point, action in (("partner", "kill-partner"), ("partner-gated", "stop-module+kill-partner")):
+            label = "kill the partner at '%s'" % point
+            before, new, seen, run = self.handover_run(point, action)
+            probe = self.stop_prober()
+            st = self.state()
+            rel = run["release"] or {}
+            self.check("%s: reached, the partner killed" % label, seen.get("hit") is True and seen.get("partner_pid"),
+                       json.dumps(seen))
+            rejected = (run["rc"] != 0 and rel.get("result") == "rejected"
+                        and (rel.get("error") or {}).get("step") == "partner" and st["main_pid"] == before["main_pid"])
+            # A partner killed after its gate passed (or booted again by its probe socket while the
+            # gate asked it) is past its verdict: the release goes on without it.
+            went_on = run["rc"] == 0 and rel.get("result") == "handed_over"
+            self.check("%s: rejected at step partner with the live master untouched, or (killed after its "
+                       "gate) handed over" % label, rejected or went_on,
+                       json.dumps({k: rel.get(k) for k in ("result", "msg")}))
+            if point == "partner":
+                self.check("%s: rejected at step partner, the live master never stopped" % label, rejected,
+                           json.dumps({"result": rel.get("result"), "pid": [before["main_pid"], st["main_pid"]]}))
+            self.check_probe(label, probe)
+            self.check_healthy(label, st, keepalive=new if went_on else before["keepalive"])
+            self.check_clean(label, st)
+            rerun = self.rerun_and_check(label, new, expect="unchanged" if went_on else "handed_over")
+            self.check_clean("%s, re-run" % label, self.state())
+            self.summary.setdefault("handover_kill_partner", []).append(
+                {"point": point, "result": rel.get("result"), "step": (rel.get("error") or {}).get("step"),
+                 "deploy_seconds": run["seconds"], "probe": _counts(probe), "rerun": rerun["result"]})
+
+    def case_handover_kill_old_master(self):
+        """(b) The live (old) master SIGKILLed while the partner serves: before and after the promotion."""
+        for point in ("partner-gated", "promoted"):
+            label = "kill the old master at '%s'" % point
+            before, new, seen, run = self.handover_run(point, "kill-master")
+            probe = self.stop_prober()
+            st = self.state()
+            rel = run["release"] or {}
+            self.check("%s: reached, the old master killed" % label, seen.get("hit") is True, json.dumps(seen))
+            self.check("%s: handed over to the new release" % label,
+                       run["rc"] == 0 and rel.get("result") == "handed_over" and st["main_pid"] != before["main_pid"],
+                       json.dumps({k: rel.get(k) for k in ("result", "msg")}))
+            self.check_probe(label, probe)
+            self.check_healthy(label, st, keepalive=new)
+            self.check_clean(label, st)
+            rerun = self.rerun_and_check(label, new, expect="unchanged")
+            self.summary.setdefault("handover_kill_old_master", []).append(
+                {"point": point, "result": rel.get("result"), "promoted_at_kill": seen.get("promoted"),
+                 "deploy_seconds": run["seconds"], "n_restarts": st["n_restarts"] - before["n_restarts"],
+                 "probe": _counts(probe), "rerun": rerun["result"]})
+
+    def case_handover_controller(self):
+        """(c) ansible-playbook SIGKILLed during the hand-over; the module, frozen there, goes on."""
+        for point in ("partner", "live-restarted"):
+            label = "kill the controller at '%s'" % point
+            before, new, seen, run = self.handover_run(point, "stop-module", sig=signal.SIGKILL)
+            probe = self.stop_prober()
+            st = self.state()
+            last = st["records"][-1] if st["records"] else {}
+            self.check("%s: reached, the controller killed" % label,
+                       seen.get("hit") is True and run["rc"] == -signal.SIGKILL, json.dumps(seen))
+            self.check("%s: the module finished the hand-over by itself (one record, handed_over, nothing pending)"
+                       % label, len(st["records"]) == len(before["records"]) + 1
+                       and last.get("result") == "handed_over" and st["pending"] is None,
+                       json.dumps({"last": last.get("result"), "pending": st["pending"]}))
+            self.check_probe(label, probe)
+            self.check_healthy(label, st, keepalive=new)
+            self.check_clean(label, st)
+            rerun = self.rerun_and_check(label, new, expect="unchanged")
+            self.summary.setdefault("handover_controller", []).append(
+                {"point": point, "probe": _counts(probe), "rerun": rerun["result"]})
+
+    def case_handover_kill_module(self):
+        """(d) The release module SIGKILLed on the host at each hand-over point, then a normal re-run."""
+        only = re.compile(os.environ.get("FAULTS_INSIDE") or ".")
+        for point in ("partner", "partner-gated", "promoted", "live-restarted", "partner-stop"):
+            if not only.search(point):
+                continue
+            label = "kill the module at '%s'" % point
+            before, new, seen, run = self.handover_run(point, "kill-module")
+            mid = self.state()
+            self.check("%s: reached, the module killed" % label, seen.get("hit") is True and run["rc"] != 0,
+                       json.dumps(seen))
+            rerun = self.deploy(self.ka(new))
+            probe = self.stop_prober()
+            st = self.state()
+            rel = rerun["release"] or {}
+            self.check("%s: the re-run succeeded (%s)" % (label, rel.get("result")),
+                       rerun["rc"] == 0 and rel.get("result") in ("handed_over", "unchanged"),
+                       "rc %s %s" % (rerun["rc"], json.dumps({k: rel.get(k) for k in ("result", "msg", "recovered")})))
+            self.check("%s: the re-run recovered the interrupted release" % label,
+                       mid["pending"] is None or (rel.get("recovered") or {}).get("release_id") == mid["pending"].get(
+                           "release_id"), json.dumps({"pending": bool(mid["pending"]), "recovered": rel.get("recovered")}))
+            self.check_probe("%s (kill and re-run)" % label, probe)
+            self.check_healthy("%s, re-run" % label, st, keepalive=new)
+            self.check_clean("%s, re-run" % label, st)
+            self.summary.setdefault("handover_kill_module", []).append(
+                {"point": point, "promoted_at_kill": seen.get("promoted"), "pending_left": mid["pending"] is not None,
+                 "partner_left_running": mid["partner"] == "active", "rerun": rel.get("result"),
+                 "recovered": (rel.get("recovered") or {}).get("outcome"), "probe": _counts(probe)})
+
+    def case_handover_bad_gate(self):
+        """(e) A new master that boots but fails its gate (/items/ 500 on an empty database, canary off)."""
+        label = "bad partner"
+        before = self.state()
+        self.start_load()
+        run = self.deploy(dict(CANARY_REJECTS, gunicorn_django_canary=False))
+        probe = self.stop_prober()
+        st = self.state()
+        rel = run["release"] or {}
+        self.check("%s: rejected at step partner" % label,
+                   run["rc"] != 0 and rel.get("result") == "rejected" and (rel.get("error") or {}).get("step") == "partner",
+                   json.dumps({k: rel.get(k) for k in ("result", "msg")}))
+        self.check("%s: the live master never stopped (same MainPID, no restart)" % label,
+                   st["main_pid"] == before["main_pid"] and st["n_restarts"] == before["n_restarts"]
+                   and st["live"] == before["live"], "%s -> %s" % (before["main_pid"], st["main_pid"]))
+        self.check_probe(label, probe)
+        self.check("%s: only the bad master's own answers failed (500s, no timeout or reset)" % label,
+                   probe["other"] == 0 and set(probe["statuses"]) <= {"500"}, json.dumps(probe)[:800])
+        self.check_healthy(label, st, keepalive=before["keepalive"])
+        self.check_clean(label, st)
+        self.summary["handover_bad_gate"] = {"deploy_seconds": run["seconds"], "probe": _counts(probe)}
+
 
 def ssh_clients(port):
     """PIDs of this controller's ssh processes to the test host's published port (clients and mux master)."""
@@ -528,6 +719,12 @@ def ssh_clients(port):
         if proc.info["name"] == "ssh" and any(arg in ("Port=%s" % port, port) for arg in cmdline):
             found.append(proc.info["pid"])
     return found
+
+
+def _counts(probe):
+    counts = dict((k, probe.get(k)) for k in ("sent", "ok", "failed", "refused", "http_error", "other"))
+    counts["errors"] = probe.get("errors", [])[:4]
+    return counts
 
 
 def _lkg_content(st):
@@ -543,14 +740,29 @@ def _epoch(stamp):
     return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
 
 
-CASES = {"hup-kill": "case_hup_kill", "controller-kill": "case_controller_kill", "inside-module": "case_inside_module", "concurrent": "case_concurrent",
-         "lkg": "case_lkg", "disk-full": "case_disk_full", "ssh-drop": "case_ssh_drop"}
+# The HUP path (socket activation off: hosts without it still reload with HUP).
+HUP_CASES = {"hup-kill": "case_hup_kill", "controller-kill": "case_controller_kill",
+             "inside-module": "case_inside_module", "concurrent": "case_concurrent", "lkg": "case_lkg",
+             "disk-full": "case_disk_full"}
+# The hand-over (socket activation on, the role's default).
+HANDOVER_CASES = {"handover-kill-partner": "case_handover_kill_partner",
+                  "handover-kill-old-master": "case_handover_kill_old_master",
+                  "handover-controller": "case_handover_controller",
+                  "handover-kill-module": "case_handover_kill_module",
+                  "handover-bad-gate": "case_handover_bad_gate"}
+# Whatever the host runs (molecule/ssh: the default, socket activation).
+ANY_MODE_CASES = {"ssh-drop": "case_ssh_drop"}
+CASES = dict(HUP_CASES, **HANDOVER_CASES, **ANY_MODE_CASES)
 
 
 def main():
     host, case = sys.argv[1], sys.argv[2]
     suite = Suite(host)
     started = time.monotonic()
+    if case in HUP_CASES:
+        suite.prepare_mode(False)
+    elif case in HANDOVER_CASES:
+        suite.prepare_mode(True)
     getattr(suite, CASES[case])()
     suite.summary["case_seconds"] = round(time.monotonic() - started, 1)
     print("SUMMARY " + json.dumps(suite.summary))

@@ -8,11 +8,19 @@ watch <point> <action>    wait (polling every 3 ms) until the release running on
 Points: staged (candidate/config written), canary (the canary listens), promoted (pending.json
 written and the live config is the candidate's), reloaded (the live master has a new worker:
 the HUP happened), kept (last-known-good replaced).
+Hand-over points (socket activation): partner (the partner master runs: its pidfile names a live
+process), partner-gated (the partner has all its workers and answers /items/ through its own
+probe socket, the live files not promoted yet), live-restarted (the live unit's MainPID changed:
+the restart on the promoted files happened), partner-stop (the partner is being retired after
+the live restart: its master is gone or has fewer workers).
 Actions: none; kill-module / stop-module (SIGKILL / SIGSTOP the process holding the release lock:
-the module); kill-master (SIGKILL the live Gunicorn master).
+the module); kill-master (SIGKILL the live Gunicorn master); kill-partner (SIGKILL the partner's
+master); stop-module+kill-partner (freeze the module, SIGKILL the partner's master, wait until
+systemd saw it die, then print: the caller lets the module go on).
 """
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -30,6 +38,11 @@ CANARY_UNIT_FILE = "/run/systemd/system/gunicorn-%s-canary.service" % APP
 CANARY_SOCKET = "/run/gunicorn-%s-canary/canary.sock" % APP
 PARTNER_UNIT = "gunicorn-%s-handover.service" % APP
 PARTNER_UNIT_FILE = "/run/systemd/system/" + PARTNER_UNIT
+PARTNER_SOCKET_UNIT_FILE = "/run/systemd/system/gunicorn-%s-handover.socket" % APP
+PARTNER_PIDFILE = "/run/gunicorn-%s-handover/gunicorn.pid" % APP
+PARTNER_PROBE = "/run/gunicorn-%s-probe/handover.sock" % APP
+SOCKET_UNIT_FILE = "/etc/systemd/system/gunicorn-%s.socket" % APP
+WORKERS = 3
 SOCKET_UNIT = "gunicorn-%s.socket" % APP
 LIVE = {
     "config": CONF_DIR + "/gunicorn.conf.py",
@@ -42,12 +55,24 @@ PAGE_TEXT = "Catalog: 50 items"
 
 
 def sha(path):
+    """The checksum the release records for a file: sha256, or for a secret file the keyed one
+    (HMAC-SHA256 under the host's private/secret-key, prefixed hmac-sha256:)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
         return None
-    return hashlib.sha256(data).hexdigest() if data else None
+    if not data:
+        return None
+    if os.path.basename(path) in ("secret.env", "secret_env"):
+        try:
+            with open(STATE + "/private/secret-key", encoding="ascii") as handle:
+                key = handle.read().strip().encode("ascii")
+        except FileNotFoundError:
+            key = None
+        if key:
+            return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_json(path):
@@ -130,6 +155,37 @@ def holder_pid(holder):
     return None
 
 
+def partner_pid():
+    """The partner master's pid from its pidfile, when that process runs (else None)."""
+    try:
+        with open(PARTNER_PIDFILE, encoding="utf-8") as handle:
+            pid = int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid and os.path.exists("/proc/%d" % pid) else None
+
+
+def unix_get(path, url):
+    """(status, body) of GET url through a unix socket, or (None, error)."""
+    import socket
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2)
+        sock.connect(path)
+        sock.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % url).encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body.decode("utf-8", "replace")
+    except (OSError, ValueError, IndexError) as exc:
+        return None, str(exc)
+
+
 def page():
     try:
         with urllib.request.urlopen(PAGE, timeout=5) as response:
@@ -205,7 +261,8 @@ def state():
         "lock": lock_state(),
         "canary": canary, "canary_unit_file": os.path.exists(CANARY_UNIT_FILE),
         "partner": partner.get("ActiveState"), "partner_pid": int(partner.get("MainPID") or 0),
-        "partner_unit_file": os.path.exists(PARTNER_UNIT_FILE),
+        "partner_unit_file": os.path.exists(PARTNER_UNIT_FILE) or os.path.exists(PARTNER_SOCKET_UNIT_FILE),
+        "socket_activation": os.path.exists(SOCKET_UNIT_FILE),
         "socket": show(SOCKET_UNIT, "ActiveState").get("ActiveState"),
         "worker_class": config_value("worker_class"), "preload_app": config_value("preload_app"),
         "temp_files": sorted(f for f in os.listdir(CONF_DIR) if f.startswith(".gunicorn") or f.startswith(".app")
@@ -219,6 +276,10 @@ def watch(point, action, timeout=300.0):
     meta = read_json(STATE + "/last-known-good/meta.json") or {}
     lkg_id = meta.get("release_id") if isinstance(meta, dict) else None
     lkg_mtime = os.stat(STATE + "/last-known-good/meta.json").st_mtime if lkg_id else None
+    live_config = sha(LIVE["config"])
+    seen_partner, live_gone = None, False
+    # A partner that already runs (left by an earlier fault) is not the one this release boots.
+    stale_partner = partner_pid()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         hit = False
@@ -240,6 +301,30 @@ def watch(point, action, timeout=300.0):
             if mtime != lkg_mtime:
                 meta = read_json(STATE + "/last-known-good/meta.json")
                 hit = isinstance(meta, dict) and meta.get("release_id") != lkg_id
+        elif point == "partner":
+            hit = partner_pid() not in (None, stale_partner)
+        elif point == "partner-gated":
+            ppid = partner_pid()
+            if ppid and ppid != stale_partner and len(own_children(ppid)) >= WORKERS:
+                if sha(LIVE["config"]) != live_config:
+                    hit = True  # late: already promoted (seen["promoted"] says so)
+                else:
+                    status, body = unix_get(PARTNER_PROBE, "/items/")
+                    hit = status == 200 and PAGE_TEXT in body
+                    if not hit:
+                        time.sleep(0.02)
+        elif point == "live-restarted":
+            if not os.path.exists("/proc/%d" % pid):
+                now = int(show(UNIT, "MainPID").get("MainPID") or 0)
+                hit = now not in (0, pid)
+                if not hit:
+                    time.sleep(0.01)
+        elif point == "partner-stop":
+            ppid = partner_pid() or seen_partner
+            if ppid and ppid != stale_partner:
+                seen_partner = ppid
+                live_gone = live_gone or not os.path.exists("/proc/%d" % pid)
+                hit = live_gone and (not os.path.exists("/proc/%d" % ppid) or len(own_children(ppid)) < WORKERS)
         if hit:
             break
         time.sleep(0.003)
@@ -255,6 +340,24 @@ def watch(point, action, timeout=300.0):
     elif action == "kill-master":
         os.kill(pid, signal.SIGKILL)
         seen["pid"] = pid
+    elif action in ("kill-partner", "stop-module+kill-partner"):
+        if action == "stop-module+kill-partner":
+            with open(LOCK, encoding="utf-8") as handle:
+                seen["pid"] = holder_pid(handle.read().strip())
+            os.kill(seen["pid"], signal.SIGSTOP)
+        target = partner_pid() or seen_partner
+        seen["partner_pid"] = target
+        if target:
+            os.kill(target, signal.SIGKILL)
+            # Until systemd has seen the partner's master die (the module's next look sees it).
+            until = time.monotonic() + 30
+            while time.monotonic() < until:
+                if show(PARTNER_UNIT, "ActiveState").get("ActiveState") in ("failed", "inactive"):
+                    break
+                time.sleep(0.05)
+            seen["partner_state"] = show(PARTNER_UNIT, "ActiveState").get("ActiveState")
+    # Whether the live files had been promoted when the action was taken (hand-over points).
+    seen["promoted"] = sha(LIVE["config"]) != live_config
     # Whether the HUP had happened when the action was taken.
     seen["new_workers"] = bool(own_children(pid) - workers) if pid else None
     print(json.dumps(seen))

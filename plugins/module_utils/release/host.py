@@ -437,9 +437,14 @@ class Host:
         return any(os.path.exists(path) for path in self.partner_paths)
 
     def remove_partner(self):
-        """Stop the partner (SIGTERM: its master closes its listeners at once, its workers finish
-        the requests they hold) and its probe socket, and remove both units."""
-        for unit in (self.layout["handover_unit"], self.layout["handover_socket_unit"]):
+        """Stop the partner's probe socket, then the partner (SIGTERM: its master closes its
+        listeners at once, its workers finish the requests they hold), and remove both units.
+
+        The socket goes first: while it listens, a connection on it (a health check the gate gave
+        up on, still queued) starts the partner again as soon as it stopped, and that instance,
+        its unit file removed under it, runs unsupervised on the shared socket until its start
+        times out, and makes the next release's partner fail to start."""
+        for unit in (self.layout["handover_socket_unit"], self.layout["handover_unit"]):
             self.run("systemctl", "stop", unit)
             self.run("systemctl", "reset-failed", unit)
         for path in self.partner_paths:
