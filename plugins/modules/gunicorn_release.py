@@ -150,7 +150,7 @@ options:
         description:
           - The live service's private probe socket C(gunicorn-<app_name>-probe.socket)
             (C(/run/gunicorn-<app_name>-probe/live.sock), root only), listed in the service's
-            C(Sockets=) beside O(units.socket): health checks reach the live master through it and no
+            C(Sockets=) beside O(units.socket); health checks reach the live master through it and no
             other. Used only with O(units.socket).
         type: str
         default: ""
