@@ -162,7 +162,7 @@ class Bench:
         self.previous = benchlib.export_collection(self.opts.previous)
         self.setup([NEW, OLD])
         rows = []
-        for number in range(1, self.opts.runs + 1):
+        for number in range(self.opts.first_round, self.opts.first_round + self.opts.runs):
             for name, host, action in self.kinds(number):
                 benchlib.wait_healthy(host)
                 time.sleep(1.0)
@@ -422,6 +422,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("mode", choices=list(SUMMARIES))
     parser.add_argument("--runs", type=int, default=5, help="rounds")
+    parser.add_argument("--first-round", type=int, default=1,
+                        help="changes: number of the first round (continues an earlier run: its kinds' order)")
     parser.add_argument("--window", type=float, default=12.0, help="minimum seconds of load per window")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--previous", metavar="GIT_REF", default="3220c39",
