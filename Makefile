@@ -23,7 +23,7 @@ export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 .PHONY: help setup images lint sanity unit build molecule molecule-upgrade test demo demo-destroy docs bench-facts \
 	clean compat compat-setup docs-site ee check-home \
 	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
-	bench-sizing
+	bench-sizing bench-handover bench-handover-changes bench-handover-bad
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -89,7 +89,7 @@ bench-sizing: setup ## Benchmark: sweep worker configurations on a limited host 
 
 # Load and deploy benchmarks on test hosts (not part of `make test`; docs/performance.md). The hosts
 # stay up between targets; `make bench-destroy` removes them.
-bench: bench-reload bench-bad-deploy bench-safety bench-fleet ## All the load and deploy benchmarks (about 1.5 h on a busy 2-core machine)
+bench: bench-reload bench-bad-deploy bench-handover bench-safety bench-fleet ## All the load and deploy benchmarks (about 3 h on a busy 2-core machine)
 
 bench-hosts: setup ## Two test hosts with a network and wrk (molecule create/prepare/converge -s bench)
 	molecule create -s bench
@@ -101,6 +101,16 @@ bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 d
 
 bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault (10-20 min)
 	cd benchmarks && python bad_deploy.py --runs 2
+
+bench-handover: bench-handover-changes bench-handover-bad ## Benchmark: going live by hand-over (the two targets below, 60-90 min)
+
+bench-handover-changes: bench-hosts ## Benchmark: every change kind by hand-over beside a no-change control and the previous HUP/restart, sync and gthread (5 rounds each, 40-70 min)
+	cd benchmarks && python handover.py changes --runs 5 --worker-class sync
+	cd benchmarks && python handover.py changes --runs 5 --worker-class gthread
+
+bench-handover-bad: bench-hosts ## Benchmark: a bad release with the canary off beside the live master, and the bind-change gap (5 rounds each, 10-20 min)
+	cd benchmarks && python handover.py bad --runs 5
+	cd benchmarks && python handover.py bind --runs 5
 
 bench-safety: bench-hosts ## Benchmark: wall time of the role against a naive playbook (8-16 min)
 	cd benchmarks && python safety_cost.py --runs 5 --profile

@@ -18,9 +18,16 @@ import json
 import time
 
 import benchlib
-from reload_under_load import URLS, release_result
 
-HOSTS = {"djangoops-bench-a": {}, "djangoops-bench-b": {"gunicorn_django_socket_activation": True}}
+# Host a without socket activation (the default before the hand-over), host b with it.
+HOSTS = {"djangoops-bench-a": {"gunicorn_django_socket_activation": False},
+         "djangoops-bench-b": {"gunicorn_django_socket_activation": True}}
+
+
+def socket_on(host):
+    return HOSTS[host]["gunicorn_django_socket_activation"]
+
+
 BASE_ENV = {"MYSITE_DB_PATH": "/var/lib/mysite/db.sqlite3", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
 FAULTS = [
     ("settings module raises on import", {"gunicorn_django_settings_module": "mysite.settings_raises"}),
@@ -43,7 +50,7 @@ def one(inventory, host, name, values):
     time.sleep(1.0)
     benchlib.guest(host, "rm -f /run/bench-probe.json; systemd-run --unit=bench-probe --collect /usr/bin/python3 "
                          "/usr/local/lib/bench-window-probe.py --out /run/bench-probe.json --seconds 240")
-    load = dict((url, benchlib.Wrk(host, path, 10, url).start()) for url, path in URLS.items())
+    load = dict((url, benchlib.Wrk(host, path, 10, url).start()) for url, path in benchlib.URLS.items())
     time.sleep(1.0)
     rc, seconds, out = benchlib.run_playbook(benchlib.DEPLOY, inventory, limit=host, extra_vars=values,
                                              env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
@@ -58,7 +65,7 @@ def one(inventory, host, name, values):
     outage = None
     if probe["first_failure"]:
         outage = round((probe["recovered"] or probe["stopped"]) - probe["first_failure"], 2)
-    return {"host": host, "fault": name, "socket_activation": bool(HOSTS[host]), "rc": rc,
+    return {"host": host, "fault": name, "socket_activation": socket_on(host), "rc": rc,
             "playbook_s": round(seconds, 2), "result": result.get("result"), "step": (result.get("error") or {}).get(
                 "step"), "healthy_after": result.get("healthy"), "wrk": stats,
             "wrk_failed": sum(s["non2xx"] + s["connect"] + s["read"] + s["write"] + s["timeout"]
@@ -69,7 +76,7 @@ def one(inventory, host, name, values):
 
 
 def _failed_release(stdout, host):
-    result = release_result(stdout, host)
+    result = benchlib.release_result(stdout, host)
     if result:
         return result
     try:
@@ -144,7 +151,7 @@ def main():
     rows = []
     for number in range(opts.runs):
         for name, values in FAULTS:
-            hosts = [h for h in HOSTS if values.get("gunicorn_django_canary") is False or not HOSTS[h]]
+            hosts = [h for h in HOSTS if values.get("gunicorn_django_canary") is False or not socket_on(h)]
             for host in hosts if number % 2 == 0 else reversed(hosts):
                 row = one(inventory, host, name, values)
                 row["round"] = number + 1

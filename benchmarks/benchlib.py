@@ -23,6 +23,8 @@ PROBE = os.path.join(ROOT, "benchmarks", "files", "window_probe.py")
 # The sample app's variables (molecule/shared/sample_app_vars.yml) are the base of every deploy.
 UNIT = "gunicorn-mysite.service"
 BASE_URL = "http://127.0.0.1:8000"
+# The load of every deploy benchmark: 10 wrk connections on each (a view that sleeps, ORM + template).
+URLS = {"io": "/io/?ms=50", "items": "/items/"}
 
 
 def machine():
@@ -161,6 +163,35 @@ def ansible_env(extra=None):
     return env
 
 
+def export_collection(ref):
+    """The collection as it was at a git ref, as a collections path under .build/bench/ (for
+    ANSIBLE_COLLECTIONS_PATH: deploy with an older version of the role)."""
+    root = os.path.join(BUILD, "collection-%s" % ref.replace("/", "_"))
+    target = os.path.join(root, "ansible_collections", "djangoops", "gunicorn")
+    os.makedirs(target, exist_ok=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
+    return root
+
+
+def release_result(stdout, host):
+    """The gunicorn_release task's result in the json callback's output (with _task_end: the
+    controller's time at the end of the task)."""
+    try:
+        plays = json.loads(stdout)["plays"]
+    except (ValueError, KeyError):
+        return {}
+    for play in plays:
+        for task in play["tasks"]:
+            result = task["hosts"].get(host, {})
+            if "changed_files" in result or "service_action" in result:
+                end = task["task"].get("duration", {}).get("end")
+                if end:
+                    result["_task_end"] = datetime.datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp()
+                return result
+    return {}
+
+
 def run_playbook(playbook, inventory, limit=None, extra_vars=None, forks=None, env=None, args=(), log=None):
     """Run ansible-playbook; (rc, wall seconds, stdout)."""
     command = ["ansible-playbook", "--inventory", inventory]
@@ -234,6 +265,27 @@ def install_load_tools(host):
     copy_in(host, LUA, "/usr/local/lib/bench-stats.lua")
     copy_in(host, PROBE, "/usr/local/lib/bench-window-probe.py")
     guest(host, "command -v wrk >/dev/null || { echo 'wrk missing: molecule prepare -s bench' >&2; exit 1; }")
+
+
+def socket_errors(stats):
+    """wrk's socket errors of one URL: connect (refused), read, write, timeout."""
+    return stats["connect"] + stats["read"] + stats["write"] + stats["timeout"]
+
+
+def load_window(host, action, seconds, urls=None, connections=10):
+    """One window of load on a test host: wrk on each URL (`connections` each) from the start, the
+    action (a callable returning a dict, or None) after one second, and the load until at least
+    `seconds` after the start and at least one second after the action. The action's dict with
+    action_start (host time: one clock) and action_s, and each URL's wrk stats under its name."""
+    load = dict((name, Wrk(host, path, connections, name).start()) for name, path in (urls or URLS).items())
+    start = time.monotonic()
+    time.sleep(1.0)
+    action_start = time.time()
+    info = action() or {}
+    info["action_start"] = action_start
+    info["action_s"] = round(time.time() - action_start, 2)
+    time.sleep(max(1.0, seconds - (time.monotonic() - start)))
+    return dict(info, **stop_all(load))
 
 
 def combine(parts):

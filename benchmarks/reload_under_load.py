@@ -4,7 +4,7 @@
 
 wrk runs inside the test host against its own loopback, 20 connections in all: 10 on /io/?ms=50
 (a view that sleeps) and 10 on /items/ (ORM + template). Each round takes these windows on host
-djangoops-bench-a (the role's defaults) and then djangoops-bench-b (socket activation on), each
+djangoops-bench-a (no socket activation) and then djangoops-bench-b (socket activation on), each
 window at least --window seconds of load with the action starting after one second:
 
 - steady:    no action (the baseline);
@@ -23,16 +23,21 @@ Needs the hosts of `make bench-hosts` (molecule create/prepare -s bench). Writes
 .build/bench/reload-<label>.json and prints the Markdown tables of docs/performance.md.
 """
 import argparse
-import datetime
 import json
-import os
-import subprocess
 import time
 
 import benchlib
 
-HOSTS = {"djangoops-bench-a": {}, "djangoops-bench-b": {"gunicorn_django_socket_activation": True}}
-URLS = {"io": "/io/?ms=50", "items": "/items/"}
+# Host a without socket activation (the default before the hand-over), host b with it.
+HOSTS = {"djangoops-bench-a": {"gunicorn_django_socket_activation": False},
+         "djangoops-bench-b": {"gunicorn_django_socket_activation": True}}
+
+
+def socket_on(host):
+    return HOSTS[host]["gunicorn_django_socket_activation"]
+
+
+URLS = benchlib.URLS
 # Each change differs from the one before (and the last from the first, for more rounds).
 CHANGES = [
     {},
@@ -49,23 +54,6 @@ def change_vars(base, index):
     for key, value in CHANGES[index % len(CHANGES)].items():
         values[key] = base[key] + 1 if value == "+1" else value
     return values
-
-
-def release_result(stdout, host):
-    """The gunicorn_release task's result in the json callback's output."""
-    try:
-        plays = json.loads(stdout)["plays"]
-    except (ValueError, KeyError):
-        return {}
-    for play in plays:
-        for task in play["tasks"]:
-            result = task["hosts"].get(host, {})
-            if "changed_files" in result or "service_action" in result:
-                end = task["task"].get("duration", {}).get("end")
-                if end:
-                    result["_task_end"] = datetime.datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp()
-                return result
-    return {}
 
 
 class Bench:
@@ -85,7 +73,7 @@ class Bench:
             env["ANSIBLE_COLLECTIONS_PATH"] = collections
         rc, seconds, out = benchlib.run_playbook(
             benchlib.DEPLOY, self.inventory, limit=host, extra_vars=values, env=env, log="reload-playbooks.log")
-        result = release_result(out, host)
+        result = benchlib.release_result(out, host)
         if rc != 0:
             raise RuntimeError("deploy on %s failed (rc=%d): %s" % (host, rc, result.get("msg")))
         if check_changed is not None and bool(result.get("changed")) != check_changed:
@@ -98,19 +86,11 @@ class Bench:
     def window(self, host, action):
         benchlib.guest(host, "rm -f /run/bench-lat.json; systemd-run --unit=bench-lat --collect /usr/bin/python3 "
                              "/usr/local/lib/bench-window-probe.py --latencies --seconds 300 --out /run/bench-lat.json")
-        load = dict((name, benchlib.Wrk(host, path, 10, name).start()) for name, path in URLS.items())
-        start = time.monotonic()
-        time.sleep(1.0)
-        action_start = time.time()
-        info = action() or {}
-        info["action_start"] = action_start
-        info["action_s"] = round(time.time() - action_start, 2)
-        time.sleep(max(1.0, self.opts.window - (time.monotonic() - start)))
-        stats = benchlib.stop_all(load)
+        row = benchlib.load_window(host, action, self.opts.window)
         benchlib.guest(host, "systemctl stop bench-lat; sleep 0.3")
         text = benchlib.guest(host, "cat /run/bench-lat.json")[1]
-        info["probe_raw"] = json.loads(text)
-        return dict(info, **stats)
+        row["probe_raw"] = json.loads(text)
+        return row
 
     def toggled_workers(self, host):
         values = dict(self.base)
@@ -136,13 +116,13 @@ class Bench:
             benchlib.wait_healthy(host)
             time.sleep(1.0)
             row = self.window(host, action)
-            row.update({"round": number, "host": host, "variant": variant, "socket_activation": bool(HOSTS[host]),
+            row.update({"round": number, "host": host, "variant": variant, "socket_activation": socket_on(host),
                         "by_hand": variant in ("raw HUP", "restart")})
             row["probe"] = phase_latencies(row.pop("probe_raw"), row)
             rows.append(row)
             print("round %d %s %-24s io p99 %7.1f items p99 %7.1f non2xx %d sock %d %s" % (
                 number, host[-1], variant, row["io"]["p99_ms"], row["items"]["p99_ms"],
-                row["io"]["non2xx"] + row["items"]["non2xx"], _sock(row["io"]) + _sock(row["items"]),
+                row["io"]["non2xx"] + row["items"]["non2xx"], benchlib.socket_errors(row["io"]) + benchlib.socket_errors(row["items"]),
                 row.get("action") or ""), flush=True)
         return rows
 
@@ -155,7 +135,7 @@ class Bench:
                 ("deploy", lambda: self.deploy(host, change_vars(self.base, number), True)),
                 ("no-change", lambda: self.deploy(host, self.current[host], False)),
             ]
-            if not HOSTS[host]:
+            if not socket_on(host):
                 variants.append(("raw HUP", lambda: benchlib.guest(host, "systemctl reload %s" % benchlib.UNIT)
                                  and None))
             variants.append(("restart", lambda: benchlib.guest(host, "systemctl restart %s" % benchlib.UNIT)
@@ -208,7 +188,8 @@ def phase_latencies(probe, info):
     """The prober's worst latency (ms) per phase of the window, and elsewhere."""
     spans = phases(info)
     worst = {"checks": None, "apply": None, "elsewhere": None}
-    for started, millis, _ok in probe["latencies"]:
+    for entry in probe["latencies"]:
+        started, millis = entry[0], entry[1]
         name = next((n for n, low, high in spans if low <= started <= high), "elsewhere")
         worst[name] = max(worst[name] or 0, millis)
     worst["requests"] = probe["sent"]
@@ -216,23 +197,9 @@ def phase_latencies(probe, info):
     return worst
 
 
-def export_collection(ref):
-    """The collection as it was at a git ref, as a collections path under .build/bench/."""
-    root = os.path.join(benchlib.BUILD, "collection-%s" % ref.replace("/", "_"))
-    target = os.path.join(root, "ansible_collections", "djangoops", "gunicorn")
-    os.makedirs(target, exist_ok=True)
-    archive = subprocess.run(["git", "archive", ref], cwd=benchlib.ROOT, capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
-    return root
-
-
 def variant_name(row):
     """Deploy windows are told apart by what the release did (reload with HUP, or scale)."""
     return "%s: %s" % (row["variant"], row["action"]) if row.get("action") not in (None, "none") else row["variant"]
-
-
-def _sock(stats):
-    return stats["connect"] + stats["read"] + stats["write"] + stats["timeout"]
 
 
 def summarize(rows):
@@ -245,7 +212,7 @@ def summarize(rows):
         entry = {"socket_activation": socket_on, "variant": variant, "windows": len(items),
                  "requests": sum(r[u]["requests"] for r in items for u in URLS),
                  "non2xx": sum(r[u]["non2xx"] for r in items for u in URLS),
-                 "socket_errors": sum(_sock(r[u]) for r in items for u in URLS),
+                 "socket_errors": sum(benchlib.socket_errors(r[u]) for r in items for u in URLS),
                  "window_s": benchlib.median([r["io"]["window_s"] for r in items]),
                  "actions": sorted(set(r.get("action") or "-" for r in items))}
         for url in URLS:
@@ -323,7 +290,7 @@ def main():
     benchlib.require_hosts([opts.host] if opts.before else list(HOSTS), "bench")
     info = benchlib.machine()
     started = time.monotonic()
-    rows = Bench(opts).run(export_collection(opts.before) if opts.before else None)
+    rows = Bench(opts).run(benchlib.export_collection(opts.before) if opts.before else None)
     summary, ratios = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
     label = opts.label or "-%s%s" % (opts.worker_class, "-vs-%s" % opts.before if opts.before else "")
