@@ -50,7 +50,7 @@ def parse(stdout):
     if not text:
         raise BudgetReadError("psql printed nothing")
     try:
-        doc = json.loads(text.splitlines()[-1])
+        doc = json.loads(text)
     except ValueError as exc:
         raise BudgetReadError("psql did not print the budget as JSON: %s" % exc)
     for key in ("max_connections", "superuser_reserved_connections", "reserved_connections", "client_connections"):

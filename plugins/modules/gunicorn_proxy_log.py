@@ -111,6 +111,10 @@ window_seconds:
   description: The window.
   returned: success
   type: int
+access_log:
+  description: The log read.
+  returned: success
+  type: str
 first:
   description: Time of the first line counted (ISO 8601).
   returned: success
@@ -153,7 +157,7 @@ def main():
         module.fail_json(msg="cannot read %s: %s" % (params["path"], exc.strerror or exc))
     now = datetime.datetime.now(datetime.timezone.utc)
     summary = proxy_log.summarize(lines, since=now - datetime.timedelta(seconds=params["window_seconds"]))
-    module.exit_json(changed=False, window_seconds=params["window_seconds"], **summary)
+    module.exit_json(changed=False, access_log=params["path"], window_seconds=params["window_seconds"], **summary)
 
 
 if __name__ == "__main__":
