@@ -67,8 +67,16 @@ def samples(text, since=None, until=None):
     return rows
 
 
+def live_max_requests(host):
+    text = benchlib.guest(host, "grep -h '^max_requests = ' /etc/gunicorn/mysite/gunicorn.conf.py", check=False)[1]
+    match = re.search(r"max_requests = (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
 def one_round(number, inventory, env, opts):
-    values = {"deploy_hosts": "app", "gunicorn_django_max_requests": 1100 + number % 2}
+    # A value the hosts do not run yet, so that every round is a real change (a HUP on every host).
+    values = {"deploy_hosts": "app",
+              "gunicorn_django_max_requests": 1101 if live_max_requests(APPS[0]) == 1100 else 1100}
     benchlib.guest(DB, "rm -f %s; systemd-run --unit=bench-pg-sampler --collect /bin/sh "
                        "/usr/local/lib/bench-pg-sampler.sh %s" % (SAMPLES, SAMPLES))
     proxies = dict((host, benchlib.ProxyLog(host).start()) for host in APPS)

@@ -179,8 +179,9 @@ def check(host_vars, inventory_hosts, rollout_hosts, serial, live=None):
         for key in SHARED_KEYS:
             if group["settings"][key] != budget[key]:
                 problems.append("%s.%s differs between %s (%s) and %s (%s): the hosts of database %s share one "
-                                "server and must agree" % (VARIABLE, key, group["first"], group["settings"][key],
-                                                          host, budget[key], budget["database"]))
+                                "server and must agree" % (
+                                    VARIABLE, key, group["first"], group["settings"][key], host, budget[key],
+                                    budget["database"]))
         group["hosts"].append((host, budget))
     live_by_server = _live_by_server(live)
     rollout = [h for h in rollout_hosts if h in set(inventory_hosts)] or list(rollout_hosts)
