@@ -63,7 +63,7 @@ molecule-upgrade: ## Converge default with the collection at REF (default: main)
 docs-site: ## Docsite of the collection (modules, roles, filters, playbooks) with antsibull-docs into .build/docsite
 	scripts/docs-site.sh
 
-stack: setup ## Molecule scenario stack: PostgreSQL's budget and Nginx in front, 4 hosts (not in make test: 12-15 min)
+stack: setup ## Molecule scenario stack: PostgreSQL's budget and Nginx in front, 4 hosts (not in make test: about 26 min)
 	scripts/molecule-all.sh stack
 
 compat-setup: ## .venv-compat: ansible-core 2.16 (the oldest supported controller) on Python 3.12
