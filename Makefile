@@ -23,7 +23,7 @@ export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 .PHONY: help setup images lint sanity unit build molecule molecule-upgrade test demo demo-destroy docs bench-facts \
 	clean compat compat-setup docs-site ee check-home \
 	bench bench-hosts bench-reload bench-bad-deploy bench-safety bench-fleet-hosts bench-fleet bench-destroy \
-	bench-sizing bench-handover bench-handover-changes bench-handover-bad
+	bench-sizing bench-handover bench-handover-changes bench-handover-bad stack stack-hosts bench-db-budget
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ molecule-upgrade: ## Converge default with the collection at REF (default: main)
 docs-site: ## Docsite of the collection (modules, roles, filters, playbooks) with antsibull-docs into .build/docsite
 	scripts/docs-site.sh
 
+stack: setup ## Molecule scenario stack: PostgreSQL's budget and Nginx in front, 4 hosts (not in make test: about 26 min)
+	scripts/molecule-all.sh stack
+
 compat-setup: ## .venv-compat: ansible-core 2.16 (the oldest supported controller) on Python 3.12
 	COMPAT_VENV=$(COMPAT_VENV) scripts/bootstrap-compat.sh
 
@@ -89,18 +92,20 @@ bench-sizing: setup ## Benchmark: sweep worker configurations on a limited host 
 
 # Load and deploy benchmarks on test hosts (not part of `make test`; docs/performance.md). The hosts
 # stay up between targets; `make bench-destroy` removes them.
-bench: bench-reload bench-bad-deploy bench-handover bench-safety bench-fleet ## All the load and deploy benchmarks (about 3 h on a busy 2-core machine)
+bench: bench-reload bench-bad-deploy bench-handover bench-safety bench-fleet bench-db-budget ## All the load and deploy benchmarks (about 3.5 h on a busy 2-core machine)
 
-bench-hosts: setup ## Two test hosts with a network and wrk (molecule create/prepare/converge -s bench)
+bench-hosts: setup ## Two test hosts with a network, wrk and Nginx (molecule create/prepare/converge -s bench)
 	molecule create -s bench
 	molecule prepare -s bench
 	molecule converge -s bench
 
-bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 deploys (15-40 min)
+bench-reload: bench-hosts ## Benchmark: latency and errors under load during 5 deploys, direct and through Nginx (30-80 min)
 	cd benchmarks && python reload_under_load.py --runs 5
+	cd benchmarks && python reload_under_load.py --runs 5 --proxy
 
-bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault (10-20 min)
+bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-known-good per fault, direct and through Nginx (20-40 min)
 	cd benchmarks && python bad_deploy.py --runs 2
+	cd benchmarks && python bad_deploy.py --runs 2 --proxy
 
 bench-handover: bench-handover-changes bench-handover-bad ## Benchmark: going live by hand-over (the two targets below, 60-90 min)
 
@@ -122,9 +127,16 @@ bench-fleet-hosts: setup ## Eight test hosts for bench-fleet (molecule create/pr
 bench-fleet: bench-fleet-hosts ## Benchmark: playbooks/deploy.yml on 1, 2, 4, 8 hosts (15-25 min)
 	cd benchmarks && python fleet_scale.py --runs 2
 
+stack-hosts: setup ## PostgreSQL and three app hosts behind Nginx for bench-db-budget (molecule converge -s stack)
+	molecule converge -s stack
+
+bench-db-budget: stack-hosts ## Benchmark: PostgreSQL's connections and Nginx's 502/504 during 3-host rollouts (8-15 min)
+	cd benchmarks && python db_budget_rollout.py --runs 3
+
 bench-destroy: ## Remove the benchmarks' test hosts
 	molecule destroy -s bench
 	molecule destroy -s benchfleet
+	molecule destroy -s stack
 
 docs: ## Regenerate the variables table of docs/role.md from meta/argument_specs.yml
 	python scripts/role_docs.py render

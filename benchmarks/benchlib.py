@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from ansible_collections.djangoops.gunicorn.plugins.module_utils import proxy_log
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, ".build", "bench")
 DEPLOY = os.path.join(ROOT, "molecule", "shared", "deploy.yml")
@@ -25,6 +27,9 @@ UNIT = "gunicorn-mysite.service"
 BASE_URL = "http://127.0.0.1:8000"
 # The load of every deploy benchmark: 10 wrk connections on each (a view that sleeps, ORM + template).
 URLS = {"io": "/io/?ms=50", "items": "/items/"}
+# Nginx in front of the app on the same host (molecule/shared/templates/nginx-mysite.conf.j2), and its log.
+PROXY_URL = "http://127.0.0.1:80"
+PROXY_LOG = "/var/log/nginx/mysite.access.log"
 
 
 def machine():
@@ -82,6 +87,16 @@ def markdown_table(headers, rows):
 
 
 # -- hosts -------------------------------------------------------------------------------------
+
+
+def rename_hosts(hosts, names):
+    """The benchmark's hosts (name -> host_vars, in order) under other names (--bench-hosts): the same roles
+    on hosts another scenario left running."""
+    if not names:
+        return hosts
+    if len(names) != len(hosts):
+        raise SystemExit("--bench-hosts takes %d names (for %s)" % (len(hosts), ", ".join(hosts)))
+    return dict(zip(names, hosts.values()))
 
 
 def require_hosts(names, scenario):
@@ -224,16 +239,16 @@ class Wrk:
     """wrk inside a test host against its loopback, from start() until stop() (SIGINT: wrk then
     prints its summary, which benchmarks/files/stats.lua turns into one JSON line)."""
 
-    def __init__(self, host, path, connections, tag, max_seconds=300):
+    def __init__(self, host, path, connections, tag, max_seconds=300, base_url=BASE_URL):
         self.host, self.path, self.connections, self.tag = host, path, connections, tag
-        self.max_seconds = max_seconds
+        self.max_seconds, self.base_url = max_seconds, base_url
         self.proc = None
         self.started = None
 
     def start(self):
         pidfile = "/run/bench-wrk-%s.pid" % self.tag
         command = ("echo $$ > %s; exec wrk -t1 -c%d -d%ds --timeout 30s -s /usr/local/lib/bench-stats.lua '%s%s'"
-                   % (pidfile, self.connections, self.max_seconds, BASE_URL, self.path))
+                   % (pidfile, self.connections, self.max_seconds, self.base_url, self.path))
         self.proc = subprocess.Popen(["podman", "exec", self.host, "sh", "-c", command],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.started = time.monotonic()
@@ -286,6 +301,44 @@ def load_window(host, action, seconds, urls=None, connections=10):
     info["action_s"] = round(time.time() - action_start, 2)
     time.sleep(max(1.0, seconds - (time.monotonic() - start)))
     return dict(info, **stop_all(load))
+
+
+def require_proxy(host):
+    """Fail with the command to run when Nginx is not in front of the app on the host."""
+    rc = guest(host, "systemctl is-active --quiet nginx && test -f %s" % PROXY_LOG, check=False)[0]
+    if rc != 0:
+        raise SystemExit("%s: Nginx is not running with %s: molecule prepare -s bench" % (host, PROXY_LOG))
+
+
+class ProxyLog:
+    """What Nginx's clients saw during a window: the lines its access log gained from start() to stop(),
+    counted by the collection's own parser (plugins/module_utils/proxy_log.py, as gunicorn_proxy_log and
+    baseline.yml count them): requests by status, 502 and 504 answers, upstream times."""
+
+    def __init__(self, host, path=PROXY_LOG):
+        self.host, self.path, self.offset = host, path, None
+
+    def start(self):
+        self.offset = int(guest(self.host, "stat -c %%s %s" % self.path)[1].strip() or 0)
+        return self
+
+    def stop(self):
+        text = guest(self.host, "tail -c +%d %s" % (self.offset + 1, self.path), timeout=60)[1]
+        summary = proxy_log.summarize(text.splitlines())
+        return dict((key, summary[key]) for key in (
+            "requests", "by_status", "status_502", "status_504", "proxy_errors", "non_2xx", "upstream_p50_s",
+            "upstream_p95_s", "upstream_max_s", "request_p95_s", "timed_lines", "unparsed_lines"))
+
+
+def proxy_totals(windows):
+    """Nginx's figures of several windows together (None when no window went through the proxy)."""
+    seen = [w for w in windows if w]
+    if not seen:
+        return None
+    return {"requests": sum(w["requests"] for w in seen), "status_502": sum(w["status_502"] for w in seen),
+            "status_504": sum(w["status_504"] for w in seen), "non_2xx": sum(w["non_2xx"] for w in seen),
+            "upstream_p95_s": median([w["upstream_p95_s"] for w in seen]),
+            "upstream_max_s": max([w["upstream_max_s"] or 0 for w in seen])}
 
 
 def combine(parts):

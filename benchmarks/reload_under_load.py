@@ -15,6 +15,12 @@ window at least --window seconds of load with the action starting after one seco
 - raw HUP:   `systemctl reload` by hand (host a only): Gunicorn's own reload, no role;
 - restart:   `systemctl restart` by hand (the naive deploy), with and without socket activation.
 
+With --proxy the load goes through Nginx on the same host (molecule/bench's prepare puts it in front of
+the app, molecule/shared/templates/nginx-mysite.conf.j2) instead of straight to Gunicorn, and every window
+also reports what Nginx's clients saw: its 502 and 504 answers and upstream times, from the lines its
+access log gained during the window (benchlib.ProxyLog). Run it with and without --proxy to compare.
+--bench-hosts runs the same rounds on two other hosts (in the order a, b).
+
 With --before GIT_REF, the rounds compare two versions of the collection instead, on host a:
 the same kind of change (workers 3 <-> 4, nothing else) deployed by the collection as it was at
 GIT_REF ("before") and as it is in this checkout ("after"), with steady and no-change windows.
@@ -86,11 +92,22 @@ class Bench:
     def window(self, host, action):
         benchlib.guest(host, "rm -f /run/bench-lat.json; systemd-run --unit=bench-lat --collect /usr/bin/python3 "
                              "/usr/local/lib/bench-window-probe.py --latencies --seconds 300 --out /run/bench-lat.json")
-        row = benchlib.load_window(host, action, self.opts.window)
+        proxy = benchlib.ProxyLog(host).start() if self.opts.proxy else None
+        base_url = benchlib.PROXY_URL if self.opts.proxy else benchlib.BASE_URL
+        load = dict((name, benchlib.Wrk(host, path, 10, name, base_url=base_url).start()) for name, path in benchlib.URLS.items())
+        start = time.monotonic()
+        time.sleep(1.0)
+        action_start = time.time()
+        info = action() or {}
+        info["action_start"] = action_start
+        info["action_s"] = round(time.time() - action_start, 2)
+        time.sleep(max(1.0, self.opts.window - (time.monotonic() - start)))
+        stats = benchlib.stop_all(load)
         benchlib.guest(host, "systemctl stop bench-lat; sleep 0.3")
         text = benchlib.guest(host, "cat /run/bench-lat.json")[1]
-        row["probe_raw"] = json.loads(text)
-        return row
+        info["probe_raw"] = json.loads(text)
+        info["proxy"] = proxy.stop() if proxy else None
+        return dict(info, **stats)
 
     def toggled_workers(self, host):
         values = dict(self.base)
@@ -147,6 +164,8 @@ class Bench:
         hosts = [self.opts.host] if before else list(HOSTS)
         for host in hosts:
             benchlib.install_load_tools(host)
+            if self.opts.proxy:
+                benchlib.require_proxy(host)
             self.deploy(host, change_vars(self.base, 0), None)
         rows = []
         for number in range(1, self.opts.runs + 1):
@@ -221,6 +240,7 @@ def summarize(rows):
         for name in ("checks", "apply", "elsewhere"):
             entry["probe_max_%s_ms" % name] = benchlib.median([r["probe"][name] for r in items])
         entry["probe_failed"] = sum(r["probe"]["failed"] for r in items)
+        entry["proxy"] = benchlib.proxy_totals([r.get("proxy") for r in items])
         summary.append(entry)
     ratios = {}
     for socket_on in (False, True):
@@ -261,6 +281,16 @@ def markdown(summary, ratios):
     table += "\n\n" + benchlib.markdown_table(
         ["window", "prober worst (ms): check-config + canary", "reload/scale/restart + health gate",
          "rest of the window", "prober failed"], probe_rows)
+    proxy_rows = [["%s%s" % (e["variant"], " (socket activation)" if e["socket_activation"] else ""),
+                   e["requests"], e["non2xx"] + e["socket_errors"], e["proxy"]["requests"], e["proxy"]["status_502"],
+                   e["proxy"]["status_504"], e["proxy"]["non_2xx"], e["proxy"]["upstream_p95_s"],
+                   e["proxy"]["upstream_max_s"]]
+                  for e in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"])))
+                  if e.get("proxy")]
+    if proxy_rows:
+        table += "\n\n" + benchlib.markdown_table(
+            ["window", "wrk requests", "wrk failed", "Nginx requests", "Nginx 502", "Nginx 504", "Nginx non-2xx",
+             "upstream p95 (s, median)", "upstream max (s)"], proxy_rows)
     ratio_rows = []
     for key in sorted(set(k.rsplit("|", 1)[0] for k in ratios)):
         ratio_rows.append([key.replace("|", ": ", 1), ratios.get(key + "|io"), ratios.get(key + "|items")])
@@ -275,10 +305,21 @@ def main():
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--before", metavar="GIT_REF",
                         help="compare workers-only changes deployed by the collection at GIT_REF and by this checkout")
-    parser.add_argument("--host", default=list(HOSTS)[0], choices=list(HOSTS), help="the host of --before rounds")
+    parser.add_argument("--host", help="the host of --before rounds (default: host a)")
     parser.add_argument("--label", default="", help="suffix of the results file (reload<label>.json)")
+    parser.add_argument("--proxy", action="store_true",
+                        help="load through Nginx on the host, and report its 502/504 and upstream times")
+    parser.add_argument("--bench-hosts", nargs=2, metavar=("HOST_A", "HOST_B"),
+                        help="two other running test hosts instead of djangoops-bench-a and -b")
     parser.add_argument("--report", metavar="JSON", help="print the tables of an earlier results file, run nothing")
     opts = parser.parse_args()
+    renamed = benchlib.rename_hosts(HOSTS, opts.bench_hosts)
+    HOSTS.clear()
+    HOSTS.update(renamed)
+    if opts.host not in HOSTS:
+        if opts.host:
+            parser.error("--host must be one of %s" % ", ".join(HOSTS))
+        opts.host = list(HOSTS)[0]
     if opts.report:
         with open(opts.report, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -293,7 +334,8 @@ def main():
     rows = Bench(opts).run(benchlib.export_collection(opts.before) if opts.before else None)
     summary, ratios = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
-    label = opts.label or "-%s%s" % (opts.worker_class, "-vs-%s" % opts.before if opts.before else "")
+    label = opts.label or "-%s%s%s" % (opts.worker_class, "-vs-%s" % opts.before if opts.before else "",
+                                       "-proxy" if opts.proxy else "")
     path = benchlib.write_results("reload%s" % label, {
         "machine": info, "options": vars(opts), "windows": rows, "summary": summary, "ratios": ratios})
     print("\n%s, %s, wall time %d s, results %s\n" % (info["date"], info["command"], info["wall_s"], path))

@@ -2,12 +2,13 @@
 # Prints how to reach the demo's Gunicorn/Django from this shell, and proves it answers.
 set -euo pipefail
 host=djangoops-demo
-# The controller-side address of the guest's port 8000 (molecule/demo/molecule.yml publishes it on
-# 127.0.0.1, DEMO_PORT or 18000).
-published=$(podman port "$host" 8000/tcp | sed -n 1p)
+# The controller-side address of the guest's port 80, Nginx in front of Gunicorn
+# (molecule/demo/molecule.yml publishes it on 127.0.0.1, DEMO_PORT or 18000).
+published=$(podman port "$host" 80/tcp | sed -n 1p)
 url="http://$published"
 echo
-echo "The sample app runs under systemd on the test host '$host' (a podman container, systemd as PID 1)."
+echo "The sample app runs under systemd on the test host '$host' (a podman container, systemd as PID 1),"
+echo "behind Nginx (access log with upstream times: /var/log/nginx/mysite.access.log)."
 podman exec "$host" systemctl --no-pager --lines=0 status gunicorn-mysite.service | sed -n '1,4p'
 status=0
 for path in /healthz /items/; do

@@ -88,6 +88,27 @@ def read_results(results):
     return facts or {}, capture or dict((part, None) for part in CAPTURED), errors
 
 
+PROXY_KEYS = ("requests", "by_status", "status_502", "status_504", "proxy_errors", "error_rate_percent", "non_2xx",
+              "upstream_p50_s", "upstream_p95_s", "upstream_max_s", "request_p95_s", "window_seconds", "access_log")
+POSTGRES_KEYS = ("max_connections", "reserved_total", "usable", "client_connections", "by_user", "by_application")
+
+
+def read_extra(results, errors):
+    """PostgreSQL's own counts (gunicorn_postgres_budget on the database host) and the proxy's access log
+    (gunicorn_proxy_log), each None when not asked for; a failed read is listed in errors."""
+    found = {}
+    for name, keys, check in (("postgres", POSTGRES_KEYS, "max_connections"), ("proxy", PROXY_KEYS, "requests")):
+        result = results.get(name)
+        found[name] = None
+        if not isinstance(result, Mapping) or result.get("skipped"):
+            continue
+        if result.get("failed") or result.get("unreachable") or result.get(check) is None:
+            errors.append(_error(name, result))
+            continue
+        found[name] = dict((key, result.get(key)) for key in keys)
+    return found
+
+
 def baseline_record(data):
     if not isinstance(data, Mapping) or not isinstance(data.get("host"), str) \
             or not isinstance(data.get("results"), Mapping):
@@ -123,6 +144,7 @@ def baseline_record(data):
     for instance in instances:
         del instance["_binds"]
     recommendation = facts.get("recommendation") or {}
+    extra = read_extra(data["results"], errors)
     return {
         "host": data["host"],
         "captured_at": data.get("captured_at"),
@@ -135,6 +157,8 @@ def baseline_record(data):
         "listeners": listeners,
         "db_connections": capture["db_connections"],
         "journal": capture["journal"],
+        "postgres": extra["postgres"],
+        "proxy": extra["proxy"],
         "errors": errors,
     }
 
@@ -222,6 +246,23 @@ def metric_rows(record):
             text += " (%s)" % ", ".join("%s: %s" % item for item in sorted(database["by_peer"].items()))
         ports = ", ".join(str(port) for port in database.get("ports") or [])
         rows.append(("Database connections (port %s)" % ports, text))
+    postgres = record.get("postgres")
+    if postgres:
+        text = "%s of %s usable (max_connections %s - %s reserved)" % (
+            _g(postgres.get("client_connections")), _g(postgres.get("usable")), _g(postgres.get("max_connections")),
+            _g(postgres.get("reserved_total")))
+        by_user = postgres.get("by_user") or []
+        if by_user:
+            text += "; " + ", ".join("%s/%s/%s: %s" % (row.get("user"), row.get("database"), row.get("application") or
+                                                       "-", row.get("count")) for row in by_user)
+        rows.append(("PostgreSQL connections (server's own count)", text))
+    proxy = record.get("proxy")
+    if proxy:
+        rows.append(("Proxy 502 / 504 over %s s" % _g(proxy.get("window_seconds")), "%s / %s of %s requests (%s%%)" % (
+            _g(proxy.get("status_502")), _g(proxy.get("status_504")), _g(proxy.get("requests")),
+            _g(proxy.get("error_rate_percent")))))
+        rows.append(("Proxy upstream time p50 / p95 / max (s)", "%s / %s / %s" % (
+            _g(proxy.get("upstream_p50_s")), _g(proxy.get("upstream_p95_s")), _g(proxy.get("upstream_max_s")))))
     journal = record.get("journal")
     if journal:
         since = " since %s" % journal["since"] if journal.get("since") else ""

@@ -86,6 +86,10 @@ if os.environ.get("MYSITE_DB_ENGINE", "sqlite") == "postgresql":
             "PASSWORD": os.environ.get("MYSITE_DB_PASSWORD", ""),
             "HOST": os.environ.get("MYSITE_DB_HOST", "127.0.0.1"),
             "PORT": os.environ.get("MYSITE_DB_PORT", "5432"),
+            # Persistent connections (Django's default, 0, closes one after every request): each
+            # sync worker or gthread thread then holds one connection, the budget's unit.
+            "CONN_MAX_AGE": int(os.environ.get("MYSITE_DB_CONN_MAX_AGE", "60")),
+            "OPTIONS": {"application_name": os.environ.get("MYSITE_DB_APPLICATION_NAME", "mysite")},
         }
     }
 else:

@@ -116,6 +116,9 @@ def collections_path(tmp_path_factory):
     for name in ("filter", "plugin_utils", "module_utils"):
         (collection / "plugins" / name).symlink_to(os.path.join(REAL, "plugins", name))
     (collection / "plugins" / "modules" / "fake_release.py").write_text(FAKE_MODULE)
+    # The budget check before the rollout (playbooks/db_budget.yml) runs the real module when a server is named.
+    (collection / "plugins" / "modules" / "gunicorn_postgres_budget.py").symlink_to(
+        os.path.join(REAL, "plugins", "modules", "gunicorn_postgres_budget.py"))
     (collection / "roles" / "gunicorn_django" / "tasks" / "main.yml").write_text(yaml.safe_dump(ROLE_TASKS))
     return str(root)
 
@@ -296,3 +299,26 @@ def test_check_mode_reports_drift_with_the_diff(tmp_path, collections_path, fail
     assert summary["headline"] == "Drift check (1 of 3 hosts differ from the inventory) complete in 1 batch: " \
                                   "2 unchanged, 1 would reload"
     assert ("fatal: [a]" in output) is fail_on_drift
+
+
+BUDGET = {"database": "main", "max_connections": 40, "reserved_connections": 3}
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["deploy", "check"])
+def test_a_rollout_over_the_database_budget_is_refused_before_any_host(tmp_path, collections_path, check_mode):
+    # serial [1, "25%"] of 3 hosts is one host at a time: 3 x 9 sync workers = 27 held, + 9 while one host
+    # reloads (2x headroom) = 36 of 40 - 3 reserved; a tenth worker on web3 breaks it (28 + 10 = 38 > 37).
+    hosts = [host(name, RELOADED, gunicorn_django_workers=9, gunicorn_django_db_budget=BUDGET)
+             for name in ("web1", "web2", "web3")]
+    args = ["--check"] if check_mode else []
+    rc, output, summary, reached = run_deploy(tmp_path, collections_path, hosts, *args)
+    assert rc == 0, output
+    assert "database main: 36 of 37 connections at most during the rollout" in output
+    hosts[2][1]["gunicorn_django_workers"] = 10
+    tmp = tmp_path / "over"
+    tmp.mkdir()
+    rc, output, summary, reached = run_deploy(tmp, collections_path, hosts, *args)
+    assert rc == 2, output
+    assert reached == [] and summary is None
+    assert "Database main: the rollout needs up to 38 connections, above the 37" in output
+    assert "web3 10 x 1" in output

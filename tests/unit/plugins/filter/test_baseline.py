@@ -174,7 +174,7 @@ def test_baseline_refuses_bad_input(bad, message):
         gunicorn_baseline(bad)
 
 
-def test_playbook_reads_the_host_through_the_two_modules_only():
+def test_playbook_reads_the_host_through_the_collection_s_modules_only():
     with open(PLAYBOOK) as handle:
         [play] = yaml.safe_load(handle)
     modules = [key for task in play["tasks"] for key in task if key.startswith(("djangoops.", "ansible."))]
@@ -259,3 +259,42 @@ def test_filter_names():
 
 def test_markdown_labels_every_journal_category_the_capture_counts():
     assert [key for key, label in baseline_module.JOURNAL_LABELS] == list(COUNTED)
+
+
+# -- PostgreSQL's own counts and the proxy's access log ------------------------------------------
+
+POSTGRES = {"changed": False, "max_connections": 40, "superuser_reserved_connections": 3, "reserved_connections": 0,
+            "reserved_total": 3, "usable": 37, "client_connections": 9, "server_version_num": 150014,
+            "by_user": [{"user": "mysite", "database": "mysite", "application": "mysite-app1", "count": 9, "idle": 9}],
+            "by_application": [{"application": "mysite-app1", "count": 9}]}
+PROXY = {"changed": False, "access_log": "/var/log/nginx/mysite.access.log", "window_seconds": 300, "requests": 4000,
+         "by_status": {"200": 3996, "502": 3, "504": 1}, "status_502": 3, "status_504": 1, "proxy_errors": 4,
+         "error_rate_percent": 0.1, "non_2xx": 4, "upstream_p50_s": 0.012, "upstream_p95_s": 0.048,
+         "upstream_max_s": 30.0, "request_p95_s": 0.05, "timed_lines": 4000, "unparsed_lines": 0}
+
+
+def test_postgres_and_proxy_parts():
+    got = record(postgres=POSTGRES, proxy=PROXY)
+    assert got["postgres"]["client_connections"] == 9 and got["postgres"]["usable"] == 37
+    assert got["proxy"]["status_502"] == 3 and got["proxy"]["upstream_p95_s"] == 0.048
+    markdown = gunicorn_baseline_markdown(got)
+    assert "| PostgreSQL connections (server's own count) | 9 of 37 usable (max_connections 40 - 3 reserved); " \
+           "mysite/mysite/mysite-app1: 9 |" in markdown
+    assert "| Proxy 502 / 504 over 300 s | 3 / 1 of 4000 requests (0.1%) |" in markdown
+    assert "| Proxy upstream time p50 / p95 / max (s) | 0.012 / 0.048 / 30 |" in markdown
+
+
+@pytest.mark.parametrize("extra, error", [
+    pytest.param({"postgres": {"failed": True, "msg": "psql not found"}}, "postgres: psql not found", id="pg-failed"),
+    pytest.param({"proxy": {"failed": True, "msg": "cannot read /x: No such file"}}, "proxy: cannot read /x",
+                 id="log-missing"),
+])
+def test_postgres_and_proxy_failures_are_listed(extra, error):
+    got = record(**extra)
+    assert error in " ".join(got["errors"])
+    assert got["postgres"] is None and got["proxy"] is None
+
+
+def test_postgres_and_proxy_are_null_when_not_asked_for():
+    got = record(postgres={"skipped": True}, proxy={"skipped": True})
+    assert got["postgres"] is None and got["proxy"] is None and got["errors"] == []
