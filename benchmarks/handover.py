@@ -92,8 +92,8 @@ class Bench:
         if rc == 0:
             self.current[host] = values
             if expect_changed is not None and bool(result.get("changed")) != expect_changed:
-                raise RuntimeError("deploy on %s: changed=%s, expected %s" % (host, result.get("changed"),
-                                                                             expect_changed))
+                raise RuntimeError("deploy on %s: changed=%s, expected %s" % (
+                    host, result.get("changed"), expect_changed))
         elif expect_changed is not None:
             raise RuntimeError("deploy on %s failed (rc=%d): %s" % (host, rc, result.get("msg")))
         return info
@@ -263,7 +263,7 @@ def journal(host, unit, since):
             stamp = float(parts[0])
         except ValueError:
             continue
-        ident, _, message = parts[2].partition(": ")
+        ident, _separator, message = parts[2].partition(": ")
         lines.append((stamp, ident, message))
     return [line for line in lines if line[0] >= since]
 
@@ -368,8 +368,8 @@ def summarize_bad(rows):
         if not items:
             continue
         summary.append({
-            "kind": name, "runs": len(items), "result": "/".join(sorted(set("%s at %s" % (r["result"], r["error_step"])
-                                                                          for r in items))),
+            "kind": name, "runs": len(items),
+            "result": "/".join(sorted(set("%s at %s" % (r["result"], r["error_step"]) for r in items))),
             "refused": [connect(r) for r in items], "non2xx": [non2xx(r) for r in items],
             "other_socket_errors": [sum(benchlib.socket_errors(r[u]) for u in benchlib.URLS) - connect(r)
                                     for r in items],
@@ -453,8 +453,8 @@ def main():
     summary = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
     label = opts.label or "-%s%s" % (opts.mode, "-" + opts.worker_class if opts.mode == "changes" else "")
-    path = benchlib.write_results("handover%s" % label, {"machine": info, "options": vars(opts), "windows": rows,
-                                                          "summary": summary})
+    path = benchlib.write_results("handover%s" % label,
+                                  {"machine": info, "options": vars(opts), "windows": rows, "summary": summary})
     print("\n%s, %s, wall time %d s, load average %s -> %s, results %s\n" % (
         info["date"], info["command"], info["wall_s"], info["loadavg_start"], info.get("loadavg_end"), path))
     print(markdown(summary))

@@ -180,7 +180,7 @@ def unix_get(path, url):
                 break
             data += chunk
         sock.close()
-        head, _, body = data.partition(b"\r\n\r\n")
+        head, _separator, body = data.partition(b"\r\n\r\n")
         return int(head.split()[1]), body.decode("utf-8", "replace")
     except (OSError, ValueError, IndexError) as exc:
         return None, str(exc)
