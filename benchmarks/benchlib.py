@@ -287,12 +287,14 @@ def socket_errors(stats):
     return stats["connect"] + stats["read"] + stats["write"] + stats["timeout"]
 
 
-def load_window(host, action, seconds, urls=None, connections=10):
-    """One window of load on a test host: wrk on each URL (`connections` each) from the start, the
+def load_window(host, action, seconds, urls=None, connections=10, base_url=BASE_URL):
+    """One window of load on a test host: wrk on each URL (`connections` each, at `base_url`:
+    the app, or PROXY_URL for Nginx in front of it) from the start, the
     action (a callable returning a dict, or None) after one second, and the load until at least
     `seconds` after the start and at least one second after the action. The action's dict with
     action_start (host time: one clock) and action_s, and each URL's wrk stats under its name."""
-    load = dict((name, Wrk(host, path, connections, name).start()) for name, path in (urls or URLS).items())
+    load = dict((name, Wrk(host, path, connections, name, base_url=base_url).start())
+                for name, path in (urls or URLS).items())
     start = time.monotonic()
     time.sleep(1.0)
     action_start = time.time()

@@ -93,21 +93,13 @@ class Bench:
         benchlib.guest(host, "rm -f /run/bench-lat.json; systemd-run --unit=bench-lat --collect /usr/bin/python3 "
                              "/usr/local/lib/bench-window-probe.py --latencies --seconds 300 --out /run/bench-lat.json")
         proxy = benchlib.ProxyLog(host).start() if self.opts.proxy else None
-        base_url = benchlib.PROXY_URL if self.opts.proxy else benchlib.BASE_URL
-        load = dict((name, benchlib.Wrk(host, path, 10, name, base_url=base_url).start()) for name, path in benchlib.URLS.items())
-        start = time.monotonic()
-        time.sleep(1.0)
-        action_start = time.time()
-        info = action() or {}
-        info["action_start"] = action_start
-        info["action_s"] = round(time.time() - action_start, 2)
-        time.sleep(max(1.0, self.opts.window - (time.monotonic() - start)))
-        stats = benchlib.stop_all(load)
+        row = benchlib.load_window(host, action, self.opts.window,
+                                   base_url=benchlib.PROXY_URL if self.opts.proxy else benchlib.BASE_URL)
         benchlib.guest(host, "systemctl stop bench-lat; sleep 0.3")
         text = benchlib.guest(host, "cat /run/bench-lat.json")[1]
-        info["probe_raw"] = json.loads(text)
-        info["proxy"] = proxy.stop() if proxy else None
-        return dict(info, **stats)
+        row["probe_raw"] = json.loads(text)
+        row["proxy"] = proxy.stop() if proxy else None
+        return row
 
     def toggled_workers(self, host):
         values = dict(self.base)
