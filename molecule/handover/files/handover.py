@@ -45,6 +45,14 @@ class Handover(faults.Suite):
                 "/usr/bin/python3 /usr/local/lib/djangoops-prober.py --out /run/djangoops-prober.json "
                 "--seconds %d --concurrency 4 --interval 0.01" % seconds)
 
+    def deploy_under_load(self, extra):
+        """(state before, the deploy's run, the prober's counts, state after) of one deploy under load."""
+        before = self.state()
+        self.start_load()
+        run = self.deploy(extra)
+        probe = self.stop_prober()
+        return before, run, probe, self.state()
+
     def check_clean(self, label, st):
         self.check("%s: no partner left (unit inactive, no unit file under /run)" % label,
                    st["partner"] in ("inactive", "failed", None) and not st["partner_unit_file"],
@@ -52,11 +60,7 @@ class Handover(faults.Suite):
         self.check("%s: the listening socket is active" % label, st["socket"] == "active", st["socket"])
 
     def change(self, label, extra):
-        before = self.state()
-        self.start_load()
-        run = self.deploy(extra)
-        probe = self.stop_prober()
-        after = self.state()
+        before, run, probe, after = self.deploy_under_load(extra)
         rel = run["release"] or {}
         self.check("%s: the play passed" % label, run["rc"] == 0, (run["failed"] or {}).get("msg", run["stderr"][-500:]))
         self.check("%s: went live by hand-over" % label,
@@ -90,11 +94,7 @@ class Handover(faults.Suite):
         self.check_clean("reboot", after)
 
     def bad_release(self, extra):
-        before = self.state()
-        self.start_load()
-        run = self.deploy(extra)
-        probe = self.stop_prober()
-        after = self.state()
+        before, run, probe, after = self.deploy_under_load(extra)
         rel = run["release"] or {}
         error = rel.get("error") or {}
         self.check("bad release: the play failed, the partner was stopped at its gate",
