@@ -307,6 +307,16 @@ def recycling(inputs):
     return problems
 
 
+def boot_priority(inputs):
+    if _var("boot_nice") not in inputs:
+        return []
+    nice = _integer(inputs.get(_var("boot_nice")))
+    if nice is None or not 0 <= nice <= 19:
+        return [Problem(_var("boot_nice"), "gunicorn_django_boot_nice (%s) must be a nice value from 0 (off) to 19."
+                        % _shown(inputs.get(_var("boot_nice"))))]
+    return []
+
+
 def read_write_paths(inputs):
     return [Problem(_var("read_write_paths"), (
         "gunicorn_django_read_write_paths: every entry must be an absolute path without spaces (systemd "
@@ -490,7 +500,8 @@ def environments(inputs):
     return problems
 
 
-INPUT_RULES = (container_types, identity, non_root_accounts, bind, sizing, timeouts, recycling, read_write_paths,
+INPUT_RULES = (container_types, identity, non_root_accounts, bind, sizing, timeouts, recycling, boot_priority,
+               read_write_paths,
                log_targets, extra_settings, config_python, health_checks, environments)
 
 

@@ -247,6 +247,16 @@ options:
         an app that blocks at import (a database connect in its settings) cannot hold the release's lock.
     type: int
     default: 60
+  boot_nice:
+    description:
+      - Nice value (0 to 19) of the runs of the app's code beside the serving master (C(--check-config),
+        the settings list, the release commands) and, during a hand-over, of the new master and then the
+        live unit's restart until each passed its gate (a runtime drop-in under C(/run)); each is then
+        given nice 0, every thread of the master and its workers.
+      - Needs C(CAP_SYS_NICE) to give the priority back; without it the masters boot at full priority.
+        C(0) turns it off.
+    type: int
+    default: 0
   canary:
     description: Boot the candidate on a private socket and check its health before it goes live.
     type: bool
@@ -484,6 +494,7 @@ def argument_spec():
         health_checks=dict(type="list", elements="dict", default=[{"path": "/healthz"}]),
         health_timeout=dict(type="int", default=30),
         check_timeout=dict(type="int", default=60),
+        boot_nice=dict(type="int", default=0),
         canary=dict(type="bool", default=True),
         rollback=dict(type="bool", default=True),
         history_size=dict(type="int", default=5),
@@ -559,15 +570,20 @@ def main():
     if params["check_timeout"] < 1:
         fail("%s must be at least 1 second, got %d" % (label("check_timeout"), params["check_timeout"]),
              "check_timeout")
+    if not 0 <= params["boot_nice"] <= 19:
+        fail("%s must be a nice value from 0 (off) to 19, got %d" % (label("boot_nice"), params["boot_nice"]),
+             "boot_nice")
     units = params["units"] or {}
     host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"],
-                check_timeout=params["check_timeout"], check_timeout_name=label("check_timeout"))
+                check_timeout=params["check_timeout"], check_timeout_name=label("check_timeout"),
+                boot_nice=params["boot_nice"])
     files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
     store = Store(names["app_state_dir"], params["group"], read_only=module.check_mode)
     transaction = Transaction(host, store, dict(
         layout=names, health_checks=params["health_checks"], health_timeout=params["health_timeout"],
         canary=params["canary"], rollback=params["rollback"], history_size=params["history_size"],
         lock_timeout=params["lock_timeout"], sizing=params["sizing"], option_names=option_names,
+        boot_nice=params["boot_nice"],
         rollout_id=params["rollout_id"], trial=params["trial"], release_commands=params["release_commands"],
         canary_unit=units.get("canary"), handover_unit=units.get("handover") if units.get("socket") else "",
         handover_socket_unit=units.get("handover_socket")), files, spec)

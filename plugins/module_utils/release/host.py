@@ -195,6 +195,45 @@ def child_pids(pid):
     return sorted(children)
 
 
+CAP_SYS_NICE = 23
+# The runtime drop-in that starts a unit below the serving master's priority (Host.boot_niced).
+BOOT_DROP_IN = "50-djangoops-boot-nice.conf"
+
+
+def may_renice():
+    """Whether this process holds CAP_SYS_NICE: without it, a master booted at a lower priority
+    (a higher nice value) cannot be given its full priority back once it serves."""
+    try:
+        with open("/proc/self/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    return bool((int(line.split()[1], 16) >> CAP_SYS_NICE) & 1)
+    except (OSError, ValueError, IndexError):
+        return False
+    return False
+
+
+def renice_master(pid, nice):
+    """Set every thread of the master `pid`, then of its workers, to `nice` (nice values are per
+    thread on Linux; gthread workers have several). The master goes first, so a worker it forks
+    meanwhile inherits the new value. (threads set, error text or None)."""
+    done = 0
+    for member in [pid] + child_pids(pid):
+        try:
+            threads = [int(tid) for tid in os.listdir("/proc/%d/task" % member)]
+        except OSError:
+            continue  # a worker that exited meanwhile
+        for tid in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+                done += 1
+            except ProcessLookupError:
+                continue
+            except OSError as exc:
+                return done, "cannot set the nice value of thread %d of pid %d: %s" % (tid, member, exc)
+    return done, None
+
+
 def _proc_kib(path, field):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -297,13 +336,15 @@ class Host:
     """systemd units, live files, processes and probes of one app, through AnsibleModule."""
 
     def __init__(self, module, layout, user, group, app_dir, venv, check_timeout=DEFAULT_CHECK_TIMEOUT,
-                 check_timeout_name="check_timeout"):
+                 check_timeout_name="check_timeout", boot_nice=0):
         self.module = module
         self.layout = layout
         self.user, self.group, self.app_dir, self.venv = user, group, app_dir, venv
         # Every run of the app's code outside the service is bounded (RuntimeMaxSec= of its unit);
         # the name is how messages call the option (the role's variable).
         self.check_timeout, self.check_timeout_name = int(check_timeout), check_timeout_name
+        # The app's code run beside the serving master (check-config, release commands) runs below its priority.
+        self.boot_nice = int(boot_nice)
         self.paths = {"config": layout["config_file"], "app_env": layout["app_env_file"],
                       "secret_env": layout["secret_env_file"], "release": layout["release_file"],
                       "unit": layout["unit_file"],
@@ -344,6 +385,32 @@ class Host:
         """Run the app's code (check-config, release commands) from these directories: a
         rollback's, which are the kept release's own."""
         self.app_dir, self.venv = app_dir, venv
+
+    # the priority a release boots at beside the serving master
+    def may_renice(self):
+        return may_renice()
+
+    def boot_niced(self, unit, nice):
+        """Make `unit`'s next start run at nice `nice` (a runtime drop-in: gone at boot)."""
+        directory = os.path.join(RUNTIME_UNIT_DIR, unit + ".d")
+        make_dir(directory, mode=0o755)
+        write_file(os.path.join(directory, BOOT_DROP_IN),
+                   "# djangoops.gunicorn: this release boots below the serving master's priority; the\n"
+                   "# release removes this file once it passed its gate.\n[Service]\nNice=%d\n" % nice, mode=0o644)
+        self.daemon_reload()
+
+    def clear_boot_nice(self, unit):
+        """Remove `unit`'s boot drop-in; whether there was one."""
+        path = os.path.join(RUNTIME_UNIT_DIR, unit + ".d", BOOT_DROP_IN)
+        if not os.path.exists(path):
+            return False
+        remove_file(path)
+        self.daemon_reload()
+        return True
+
+    def full_priority(self, pid):
+        """Give the master `pid` and its workers nice 0: (threads set, error text or None)."""
+        return renice_master(pid, 0) if pid else (0, None)
 
     def directories_missing(self):
         return [path for path in (self.layout["app_config_dir"], self.layout["app_state_dir"])
@@ -456,8 +523,9 @@ class Host:
         for unit in (self.layout["handover_socket_unit"], self.layout["handover_unit"]):
             self.run("systemctl", "stop", unit)
             self.run("systemctl", "reset-failed", unit)
-        for path in self.partner_paths:
-            remove_file(path)
+        for path in self.partner_paths + (os.path.join(self.partner_paths[0] + ".d", BOOT_DROP_IN),):
+            if os.path.exists(path):
+                remove_file(path)
         self.daemon_reload()
 
     # processes and probes
@@ -511,7 +579,7 @@ class Host:
                 "--property=WorkingDirectory=%s" % self.app_dir,
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "app_env"),
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "secret_env"),
-                "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--"] + list(command)
+                "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--nice=%d" % self.boot_nice, "--"] + list(command)
         started = time.monotonic()
         rc, out, err = self.module.run_command(args, data="")
         if rc != 0 and time.monotonic() - started >= self.check_timeout:

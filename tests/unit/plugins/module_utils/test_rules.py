@@ -59,6 +59,9 @@ CASES = [
     # -- wrong types
     row("workers is not a number", v(workers="many"), "workers", "a whole number from 1, or auto"),
     row("threads is a list", v(threads=[1]), "threads", "a whole number from 1, or auto"),
+    row("boot_nice above 19", v(boot_nice=20), "boot_nice", "a nice value from 0 (off) to 19"),
+    row("boot_nice below 0 (would boot above the serving master)", v(boot_nice=-5), "boot_nice",
+        "a nice value from 0 (off) to 19"),
     row("health_checks is a key=value string (the argument spec converts it, the role does not)",
         v(health_checks="path=/healthz"), "health_checks", "must be a list", ["key=value strings are not accepted"]),
     row("env is a key=value string (the argument spec converts it, the role does not)",
@@ -259,6 +262,7 @@ GOOD = [
     ("read-write paths with systemd prefixes", v(read_write_paths=["-/var/lib/mysite", "+/run/mysite"])),
     ("proxy read timeout above timeout", v(proxy_read_timeout=60)),
     ("no recycling", v(max_requests=0, max_requests_jitter=0)),
+    ("boot priority off", v(boot_nice=0)),
     ("health check status as text", v(health_checks=[{"path": "/healthz", "status": "204", "contains": ""}])),
     ("health checks with headers, HEAD and a redirect", v(health_checks=[
         {"path": "/healthz", "method": "HEAD", "headers": {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}},

@@ -58,6 +58,9 @@ class FakeHost:
         self.paths = {}              # path -> where it resolves now (None: gone); others resolve to themselves
         self.checked_in = []         # (app_dir, venv) of each check-config
         self.installed = []          # ("canary" | "partner", unit content) of each canary and partner booted
+        self.renice_allowed = True   # the module holds CAP_SYS_NICE
+        self.boot_nice = {}          # unit -> the nice value of its boot drop-in
+        self.booted_nice = []        # (unit, nice) of each master booted
 
     # time
     def now(self):
@@ -88,6 +91,24 @@ class FakeHost:
     def use_directories(self, app_dir, venv):
         self.app_dir, self.venv = app_dir, venv
 
+    # boot priority
+    def may_renice(self):
+        return self.renice_allowed
+
+    def boot_niced(self, unit, nice):
+        self.boot_nice[unit] = nice
+        self.calls.append(("boot-nice", unit))
+
+    def clear_boot_nice(self, unit):
+        return self.boot_nice.pop(unit, None) is not None
+
+    def full_priority(self, pid):
+        for master in (self.master, self.partner):
+            if master and master["pid"] == pid:
+                master["nice"] = 0
+                return 1 + len(master["workers"]), None
+        return 0, None
+
     # systemd
     def _pid(self):
         self.next_pid += 1
@@ -97,17 +118,19 @@ class FakeHost:
         if self.starts_fail or "NO-BOOT" in (config or ""):  # NO-BOOT and LIVE-NO-BOOT
             self.master, self.failed = None, True
             return False
-        self.master = self._master(config)
+        self.master = self._master(config, self.layout["unit"])
         self.master["probe"] = bool(self.files.get("probe_socket"))
         self.master["live"] = True
         self.failed = False
         return True
 
-    def _master(self, config):
+    def _master(self, config, unit):
         settings = gunicorn_config.read_literals(config)[0]
         pid = self._pid()
+        nice = self.boot_nice.get(unit, 0)
+        self.booted_nice.append((unit, nice))
         return {"pid": pid, "config": config, "workers": [self._pid() for _worker in range(settings["workers"])],
-                "booted": self.clock}
+                "booted": self.clock, "nice": nice}
 
     def systemctl(self, verb, unit):
         self.calls.append((verb, unit))
@@ -122,7 +145,7 @@ class FakeHost:
                 config = self._read_candidate_config()
                 if "NO-BOOT" in config.replace("LIVE-NO-BOOT", "") or "NO-PARTNER" in config:
                     return 1, "Job for %s failed" % unit
-                self.partner = self._master(config)
+                self.partner = self._master(config, unit)
             elif verb == "stop":
                 self.partner = None
             return 0, ""
@@ -195,6 +218,7 @@ class FakeHost:
 
     def remove_partner(self):
         self.calls.append(("remove-partner", None))
+        self.boot_nice.pop(self.layout["handover_unit"], None)
         self.partner_units, self.partner = None, None
 
     def overlap_memory(self, pid):

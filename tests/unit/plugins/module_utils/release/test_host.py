@@ -3,6 +3,9 @@ runs as whom and for how long, and the owners and modes of the live files."""
 import grp
 import os
 import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -111,3 +114,44 @@ def test_finding_11_an_earlier_versions_secret_env_becomes_root_only(tmp_path):
     os.chmod(host.paths["secret_env"], 0o640)
     host.make_directories()
     assert stat.S_IMODE(os.stat(host.paths["secret_env"]).st_mode) == 0o600
+
+
+def test_runs_of_the_apps_code_go_at_the_boot_nice_value(tmp_path):
+    module = FakeModule()
+    make_host(tmp_path, module, boot_nice=10).check_config("/etc/gunicorn/mysite/config", str(tmp_path))
+    command = module.commands[0]
+    assert "--nice=10" in command and command.index("--nice=10") < command.index("--")
+
+
+def test_renice_master_sets_every_thread_of_the_master_and_its_workers(tmp_path):
+    # A real process tree: a "master" (python) with one "worker" child; raising a nice value needs
+    # no privilege, so the test sets 7 and reads it back per thread.
+    master = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+                               "time.sleep(30)"])
+    try:
+        deadline = time.time() + 10
+        while not host_module.child_pids(master.pid) and time.time() < deadline:
+            time.sleep(0.05)
+        worker = host_module.child_pids(master.pid)[0]
+        done, error = host_module.renice_master(master.pid, 7)
+        assert error is None and done >= 2
+        for pid in (master.pid, worker):
+            for tid in os.listdir("/proc/%d/task" % pid):
+                assert os.getpriority(os.PRIO_PROCESS, int(tid)) == 7
+    finally:
+        for pid in host_module.child_pids(master.pid):
+            os.kill(pid, 9)
+        master.kill()
+        master.wait()
+
+
+@pytest.mark.parametrize("cap_eff, expected", [("0000000000800000", True), ("00000000a80425fb", False),
+                                               ("000001ffffffffff", True)])
+def test_may_renice_reads_cap_sys_nice(monkeypatch, tmp_path, cap_eff, expected):
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nCapEff:\t%s\n" % cap_eff)
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+        status if path == "/proc/self/status" else path, *a, **k))
+    assert host_module.may_renice() is expected
