@@ -213,6 +213,14 @@ def may_renice():
     return False
 
 
+def _remove_empty_dir(path):
+    """Remove a drop-in directory once nothing is left in it (one an operator added to stays)."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 def renice_master(pid, nice):
     """Set every thread of the master `pid`, then of its workers, to `nice` (nice values are per
     thread on Linux; gthread workers have several). The master goes first, so a worker it forks
@@ -405,6 +413,7 @@ class Host:
         if not os.path.exists(path):
             return False
         remove_file(path)
+        _remove_empty_dir(os.path.dirname(path))
         self.daemon_reload()
         return True
 
@@ -526,6 +535,7 @@ class Host:
         for path in self.partner_paths + (os.path.join(self.partner_paths[0] + ".d", BOOT_DROP_IN),):
             if os.path.exists(path):
                 remove_file(path)
+        _remove_empty_dir(self.partner_paths[0] + ".d")
         self.daemon_reload()
 
     # processes and probes

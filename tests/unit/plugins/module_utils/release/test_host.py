@@ -155,3 +155,27 @@ def test_may_renice_reads_cap_sys_nice(monkeypatch, tmp_path, cap_eff, expected)
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
         status if path == "/proc/self/status" else path, *a, **k))
     assert host_module.may_renice() is expected
+
+
+def test_the_boot_drop_in_comes_and_goes_with_its_directory_unless_an_operator_added_to_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(host_module, "RUNTIME_UNIT_DIR", str(tmp_path))
+    def write_file(path, content, **_kwargs):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+    monkeypatch.setattr(host_module, "write_file", write_file)
+    monkeypatch.setattr(host_module, "make_dir", lambda path, **kwargs: os.makedirs(path, exist_ok=True))
+    monkeypatch.setattr(host_module, "remove_file", os.remove)
+    module = FakeModule()
+    host = make_host(tmp_path, module)
+    host.boot_niced("gunicorn-mysite.service", 10)
+    drop_in = tmp_path / "gunicorn-mysite.service.d" / host_module.BOOT_DROP_IN
+    assert "[Service]\nNice=10\n" in drop_in.read_text()
+    assert host.clear_boot_nice("gunicorn-mysite.service") is True
+    assert not (tmp_path / "gunicorn-mysite.service.d").exists()
+    assert host.clear_boot_nice("gunicorn-mysite.service") is False
+    host.boot_niced("gunicorn-mysite.service", 5)
+    (tmp_path / "gunicorn-mysite.service.d" / "override.conf").write_text("[Service]\n")
+    host.clear_boot_nice("gunicorn-mysite.service")
+    assert os.listdir(tmp_path / "gunicorn-mysite.service.d") == ["override.conf"]
+    assert ["systemctl", "daemon-reload"] in module.commands
