@@ -159,6 +159,7 @@ def test_may_renice_reads_cap_sys_nice(monkeypatch, tmp_path, cap_eff, expected)
 
 def test_the_boot_drop_in_comes_and_goes_with_its_directory_unless_an_operator_added_to_it(tmp_path, monkeypatch):
     monkeypatch.setattr(host_module, "RUNTIME_UNIT_DIR", str(tmp_path))
+
     def write_file(path, content, **_kwargs):
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(content)
