@@ -257,6 +257,14 @@ options:
         C(0) turns it off.
     type: int
     default: 0
+  sandbox:
+    description:
+      - The unit's sandbox directives (directive name to value, e.g. C(ProtectSystem) to C(strict),
+        C(ReadWritePaths) to the paths the app may write). Every run of the app's code outside the
+        service (C(--check-config), the settings list, the release commands) runs under them, so a
+        command that would fail in the service fails before the release.
+    type: dict
+    default: {}
   canary:
     description: Boot the candidate on a private socket and check its health before it goes live.
     type: bool
@@ -495,6 +503,7 @@ def argument_spec():
         health_timeout=dict(type="int", default=30),
         check_timeout=dict(type="int", default=60),
         boot_nice=dict(type="int", default=0),
+        sandbox=dict(type="dict", default={}),
         canary=dict(type="bool", default=True),
         rollback=dict(type="bool", default=True),
         history_size=dict(type="int", default=5),
@@ -576,7 +585,7 @@ def main():
     units = params["units"] or {}
     host = Host(module, names, params["user"], params["group"], params["app_dir"], params["venv"],
                 check_timeout=params["check_timeout"], check_timeout_name=label("check_timeout"),
-                boot_nice=params["boot_nice"])
+                boot_nice=params["boot_nice"], sandbox=params["sandbox"])
     files, spec = desired_release(params, names, fail) if params["state"] == "present" else ({}, None)
     store = Store(names["app_state_dir"], params["group"], read_only=module.check_mode)
     transaction = Transaction(host, store, dict(

@@ -344,7 +344,7 @@ class Host:
     """systemd units, live files, processes and probes of one app, through AnsibleModule."""
 
     def __init__(self, module, layout, user, group, app_dir, venv, check_timeout=DEFAULT_CHECK_TIMEOUT,
-                 check_timeout_name="check_timeout", boot_nice=0):
+                 check_timeout_name="check_timeout", boot_nice=0, sandbox=None):
         self.module = module
         self.layout = layout
         self.user, self.group, self.app_dir, self.venv = user, group, app_dir, venv
@@ -353,6 +353,8 @@ class Host:
         self.check_timeout, self.check_timeout_name = int(check_timeout), check_timeout_name
         # The app's code run beside the serving master (check-config, release commands) runs below its priority.
         self.boot_nice = int(boot_nice)
+        # The unit's sandbox directives (directive -> value): the app's code runs confined as it will serve.
+        self.sandbox = dict(sandbox or {})
         self.paths = {"config": layout["config_file"], "app_env": layout["app_env_file"],
                       "secret_env": layout["secret_env_file"], "release": layout["release_file"],
                       "unit": layout["unit_file"],
@@ -577,8 +579,8 @@ class Host:
         return rc, err or out
 
     def _run_as_app(self, command, candidate_dir, what=None):
-        """(rc, stdout, stderr) of a command in the app's real context: its user, working directory and
-        the candidate's environment files, in a transient unit that systemd stops after
+        """(rc, stdout, stderr) of a command in the app's real context: its user, working directory,
+        the candidate's environment files and the unit's sandbox, in a transient unit that systemd stops after
         check_timeout seconds (RuntimeMaxSec=). HostError, naming the command and the bound,
         when it did not finish in time (an app that blocks at import)."""
         what = what or os.path.basename(command[0])
@@ -589,7 +591,9 @@ class Host:
                 "--property=WorkingDirectory=%s" % self.app_dir,
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "app_env"),
                 "--property=EnvironmentFile=%s" % os.path.join(candidate_dir, "secret_env"),
-                "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--nice=%d" % self.boot_nice, "--"] + list(command)
+                "--property=UnsetEnvironment=GUNICORN_CMD_ARGS", "--nice=%d" % self.boot_nice]
+        args += ["--property=%s=%s" % (directive, value) for directive, value in sorted(self.sandbox.items())]
+        args += ["--"] + list(command)
         started = time.monotonic()
         rc, out, err = self.module.run_command(args, data="")
         if rc != 0 and time.monotonic() - started >= self.check_timeout:

@@ -180,3 +180,13 @@ def test_the_boot_drop_in_comes_and_goes_with_its_directory_unless_an_operator_a
     host.clear_boot_nice("gunicorn-mysite.service")
     assert os.listdir(tmp_path / "gunicorn-mysite.service.d") == ["override.conf"]
     assert ["systemctl", "daemon-reload"] in module.commands
+
+
+def test_the_apps_code_runs_in_the_units_sandbox(tmp_path):
+    module = FakeModule()
+    host = make_host(tmp_path, module, sandbox={"ProtectSystem": "strict", "ReadWritePaths": "/var/lib/mysite",
+                                                "CapabilityBoundingSet": ""})
+    host.run_release_command("migrate --noinput", str(tmp_path))
+    args = module.commands[0]
+    assert {"ProtectSystem=strict", "ReadWritePaths=/var/lib/mysite", "CapabilityBoundingSet="} <= set(properties(args))
+    assert args[args.index("--") + 1:] == ["/srv/mysite/venv/bin/python", "manage.py", "migrate", "--noinput"]
