@@ -4,6 +4,7 @@ no-change control and the previous version's HUP and restart, in one run.
     python benchmarks/handover.py changes [--runs 5] [--worker-class sync|gthread]
     python benchmarks/handover.py bad [--runs 5]
     python benchmarks/handover.py bind [--runs 5]
+    python benchmarks/handover.py priority [--runs 5] [--window 60]
 
 The load of benchmarks/reload_under_load.py: wrk inside the test host against its own loopback, 10
 connections on /io/?ms=50 and 10 on /items/, the action starting after one second of load
@@ -23,6 +24,9 @@ connections on /io/?ms=50 and 10 on /items/, the action starting after one secon
   gate fails. Refused connections (wrk connect errors), the 500s, and from the journal: the verdict
   (systemd stopping the partner right after its gate failed) to the last request the partner
   answered (Gunicorn's access log), and which master answered the 500s.
+- priority: on host b, each round a no-change control and one gunicorn.conf.py change (timeout)
+  by hand-over with gunicorn_django_boot_nice 0 and 10, in an order turned by round: what booting
+  below the serving master's priority does to the latency of what it serves.
 - bind: on host b, gunicorn_django_bind's port 8000 <-> 8001 (the socket is re-created: action
   resocket) under wrk on the old port; two probers (old and new port, every 20 ms, with
   timestamps) give the refused gap (no address accepting) and the answer gap (last answer on the
@@ -181,6 +185,33 @@ class Bench:
         for host in (NEW, OLD):
             benchlib.wait_healthy(host)
             self.deploy(host, dict(self.base), None, previous=host == OLD)
+        return rows
+
+    def priority(self):
+        """Each round on host b: a no-change control, and the same gunicorn.conf.py change (timeout
+        flipped) going live by hand-over with gunicorn_django_boot_nice 0 (off) and 10 (the
+        default), in an order turned by round: does booting below the serving master help?"""
+        self.setup([NEW])
+        rows = []
+
+        def change(nice):
+            return lambda: self.deploy(NEW, dict(flip(self.current[NEW], self.base, "gunicorn_django_timeout", 40),
+                                                 gunicorn_django_boot_nice=nice), True)
+
+        windows = [("control (no-change)", lambda: self.deploy(NEW, self.current[NEW], False)),
+                   ("setting (timeout), boot_nice 0", change(0)), ("setting (timeout), boot_nice 10", change(10))]
+        for number in range(self.opts.first_round, self.opts.first_round + self.opts.runs):
+            shift = (number - 1) % len(windows)
+            for name, action in windows[shift:] + windows[:shift]:
+                benchlib.wait_healthy(NEW)
+                time.sleep(1.0)
+                row = benchlib.load_window(NEW, action, self.opts.window)
+                row.update({"round": number, "host": NEW, "kind": name})
+                rows.append(row)
+                print("round %d %-34s %-9s io p99 %7.1f items p99 %7.1f failed %d %.0f s" % (
+                    number, name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"], failed(row),
+                    row["action_s"]), flush=True)
+            benchlib.write_results("handover-priority-partial", {"options": vars(self.opts), "windows": rows})
         return rows
 
     def bad(self):
@@ -420,7 +451,7 @@ def markdown_bind(summary):
 
 
 SUMMARIES = {"changes": (summarize_changes, markdown_changes), "bad": (summarize_bad, markdown_bad),
-             "bind": (summarize_bind, markdown_bind)}
+             "bind": (summarize_bind, markdown_bind), "priority": (summarize_changes, markdown_changes)}
 
 
 def main():
