@@ -82,11 +82,13 @@ class Handover(faults.Suite):
         pid = after["main_pid"]
         nices = self.sh("ps -L -o ni= -p %d --ppid %d" % (pid, pid), check=False).stdout.split()
         drop_in = self.sh("ls /run/systemd/system/gunicorn-mysite.service.d/ 2>/dev/null", check=False).stdout.split()
+        autogroup = self.sh("cat /proc/%d/autogroup" % pid, check=False).stdout.strip()
         self.check("%s: booted at nice 10, serves at nice 0 (%d threads)" % (label, len(nices)),
                    len(priorities) == 2 and all(step["result"] == "ok" and "nice 10" in step["detail"]
                                                 for step in priorities)
-                   and nices and set(nices) == {"0"} and not drop_in,
-                   json.dumps({"steps": priorities, "nice": sorted(set(nices)), "drop_in": drop_in}))
+                   and nices and set(nices) == {"0"} and not drop_in and autogroup.endswith(" nice 0"),
+                   json.dumps({"steps": priorities, "nice": sorted(set(nices)), "drop_in": drop_in,
+                               "autogroup": autogroup}))
 
     def reboot(self):
         before = self.state()

@@ -213,6 +213,28 @@ def may_renice():
     return False
 
 
+def set_autogroup_nice(pid, nice):
+    """The nice value of the scheduler autogroup of `pid` (its session: a unit's master and its
+    workers). With autogroups (the default of most kernels, where the cpu controller is not
+    delegated) CPU is shared between sessions first, so a process's own nice value counts only
+    inside its unit. Raising it, or lowering it back to 0, needs no privilege. Error text or None
+    (None too when the kernel has no autogroups)."""
+    path = "/proc/%d/autogroup" % pid
+    if not os.path.exists(path):
+        return None
+    for attempt in range(2):
+        try:
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write("%d\n" % nice)
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EAGAIN and attempt == 0:
+                time.sleep(0.11)  # without CAP_SYS_ADMIN the kernel takes one change per 100 ms
+                continue
+            return "cannot set the autogroup nice value of pid %d: %s" % (pid, exc)
+    return None
+
+
 def _remove_empty_dir(path):
     """Remove a drop-in directory once nothing is left in it (one an operator added to stays)."""
     try:
@@ -419,9 +441,18 @@ class Host:
         self.daemon_reload()
         return True
 
+    def boot_autogroup(self, pid, nice):
+        """Put the session of a master that is booting (its workers fork after it told systemd it
+        is ready) at nice `nice`: error text or None."""
+        return set_autogroup_nice(pid, nice) if pid else None
+
     def full_priority(self, pid):
-        """Give the master `pid` and its workers nice 0: (threads set, error text or None)."""
-        return renice_master(pid, 0) if pid else (0, None)
+        """Give the master `pid` and its workers nice 0, their autogroup too: (threads set, error
+        text or None)."""
+        if not pid:
+            return 0, None
+        done, error = renice_master(pid, 0)
+        return done, error or set_autogroup_nice(pid, 0)
 
     def directories_missing(self):
         return [path for path in (self.layout["app_config_dir"], self.layout["app_state_dir"])

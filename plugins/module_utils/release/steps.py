@@ -90,6 +90,8 @@ class Steps:
                 raise StepFailed("canary", "the candidate did not boot (%s)" % message,
                                  self.host.journal(canary_unit, since))
             pid = self.host.unit_state(canary_unit)["MainPID"]
+            if self.p.get("boot_nice"):
+                self.host.boot_autogroup(pid, self.p["boot_nice"])  # it never serves: no way back needed
             failures = self._health_checks(address, self.host.now() + self.p["health_timeout"], canary_unit, pid)
             if failures:
                 raise StepFailed("canary", "the candidate booted but failed its health checks: %s"
@@ -116,6 +118,8 @@ class Steps:
             raise StepFailed("partner", "the new master did not boot beside the live one (%s)" % message,
                              self.host.journal(unit, since))
         state = self.host.unit_state(unit)
+        if nice:
+            self.host.boot_autogroup(state["MainPID"], nice)
         self._gate(plan.ACTION_START, state, [], unit=unit, address=("unix", self.layout["handover_socket"]),
                    settings=self.desired_settings(), step="partner")
         if nice:

@@ -273,6 +273,8 @@ class Transaction(Steps):
             if nice:
                 self.host.boot_niced(self.unit, nice)
             self._apply(action, state, planned["counts"])
+            if nice:
+                self.host.boot_autogroup(self.state()["MainPID"], nice)
             self.stage = "health-gate"
             self.store.mark_applied()
             self._gate(action, state, before_workers)

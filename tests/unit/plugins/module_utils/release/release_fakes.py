@@ -102,10 +102,16 @@ class FakeHost:
     def clear_boot_nice(self, unit):
         return self.boot_nice.pop(unit, None) is not None
 
+    def boot_autogroup(self, pid, nice):
+        for master in (self.master, self.partner):
+            if master and master["pid"] == pid:
+                master["autogroup"] = nice
+        return None
+
     def full_priority(self, pid):
         for master in (self.master, self.partner):
             if master and master["pid"] == pid:
-                master["nice"] = 0
+                master["nice"] = master["autogroup"] = 0
                 return 1 + len(master["workers"]), None
         return 0, None
 

@@ -254,6 +254,7 @@ def test_with_boot_nice_the_new_masters_boot_below_the_serving_one_and_then_serv
     # while the partner served; each serves at 0 once it passed its gate.
     assert app.host.booted_nice == [(app.layout["handover_unit"], 10), (app.layout["unit"], 10)]
     assert app.host.master["nice"] == 0 and app.host.boot_nice == {}
+    assert app.host.master["autogroup"] == 0  # set to 10 right after it was ready, back to 0 after its gate
     names = [step["step"] for step in result["steps"]]
     priorities = [index for index, name in enumerate(names) if name == "priority"]
     assert len(priorities) == 2

@@ -190,3 +190,20 @@ def test_the_apps_code_runs_in_the_units_sandbox(tmp_path):
     args = module.commands[0]
     assert {"ProtectSystem=strict", "ReadWritePaths=/var/lib/mysite", "CapabilityBoundingSet="} <= set(properties(args))
     assert args[args.index("--") + 1:] == ["/srv/mysite/venv/bin/python", "manage.py", "migrate", "--noinput"]
+
+
+def test_the_autogroup_of_a_booting_master_goes_to_the_boot_nice_value_and_back():
+    # The test's own session: raising its autogroup nice value and lowering it back to 0 need no
+    # privilege (kernel/sched/autogroup.c checks only a negative value).
+    if not os.path.exists("/proc/self/autogroup"):
+        pytest.skip("this kernel has no scheduler autogroups")
+    pid = os.getpid()
+    try:
+        assert host_module.set_autogroup_nice(pid, 7) is None
+        with open("/proc/self/autogroup", encoding="ascii") as handle:
+            assert handle.read().strip().endswith("nice 7")
+    finally:
+        time.sleep(0.11)  # one change per 100 ms without CAP_SYS_ADMIN
+        assert host_module.set_autogroup_nice(pid, 0) is None
+    with open("/proc/self/autogroup", encoding="ascii") as handle:
+        assert handle.read().strip().endswith("nice 0")
