@@ -250,11 +250,9 @@ options:
   boot_nice:
     description:
       - Nice value (0 to 19) of the runs of the app's code beside the serving master (C(--check-config),
-        the settings list, the release commands) and, during a hand-over, of the new master and then the
-        live unit's restart until each passed its gate (a runtime drop-in under C(/run)); each is then
-        given nice 0, every thread of the master and its workers.
-      - Needs C(CAP_SYS_NICE) to give the priority back; without it the masters boot at full priority.
-        C(0) turns it off.
+        the settings list, the release commands) and of the canary's scheduler autogroup (the canary
+        unit's own C(Nice=) comes with C(units.canary)). C(0) turns it off.
+      - The hand-over's masters boot at full priority, they accept on the shared socket before their gate.
     type: int
     default: 0
   sandbox:

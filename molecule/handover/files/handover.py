@@ -72,23 +72,7 @@ class Handover(faults.Suite):
                    json.dumps(probe))
         self.check_healthy(label, after)
         self.check_clean(label, after)
-        self.check_priority(label, rel, after)
         return {"seconds": run["seconds"], "sent": probe["sent"], "failed": probe["failed"]}
-
-    def check_priority(self, label, rel, after):
-        """The new masters booted at gunicorn_django_boot_nice (the default, 10) and serve at 0:
-        every thread of the live master and its workers, and no boot drop-in is left."""
-        priorities = [step for step in rel.get("steps") or [] if step["step"] == "priority"]
-        pid = after["main_pid"]
-        nices = self.sh("ps -L -o ni= -p %d --ppid %d" % (pid, pid), check=False).stdout.split()
-        drop_in = self.sh("ls /run/systemd/system/gunicorn-mysite.service.d/ 2>/dev/null", check=False).stdout.split()
-        autogroup = self.sh("cat /proc/%d/autogroup" % pid, check=False).stdout.strip()
-        self.check("%s: booted at nice 10, serves at nice 0 (%d threads)" % (label, len(nices)),
-                   len(priorities) == 2 and all(step["result"] == "ok" and "nice 10" in step["detail"]
-                                                for step in priorities)
-                   and nices and set(nices) == {"0"} and not drop_in and autogroup.endswith(" nice 0"),
-                   json.dumps({"steps": priorities, "nice": sorted(set(nices)), "drop_in": drop_in,
-                               "autogroup": autogroup}))
 
     def reboot(self):
         before = self.state()

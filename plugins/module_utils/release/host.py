@@ -195,30 +195,12 @@ def child_pids(pid):
     return sorted(children)
 
 
-CAP_SYS_NICE = 23
-# The runtime drop-in that starts a unit below the serving master's priority (Host.boot_niced).
-BOOT_DROP_IN = "50-djangoops-boot-nice.conf"
-
-
-def may_renice():
-    """Whether this process holds CAP_SYS_NICE: without it, a master booted at a lower priority
-    (a higher nice value) cannot be given its full priority back once it serves."""
-    try:
-        with open("/proc/self/status", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("CapEff:"):
-                    return bool((int(line.split()[1], 16) >> CAP_SYS_NICE) & 1)
-    except (OSError, ValueError, IndexError):
-        return False
-    return False
-
-
 def set_autogroup_nice(pid, nice):
     """The nice value of the scheduler autogroup of `pid` (its session: a unit's master and its
     workers). With autogroups (the default of most kernels, where the cpu controller is not
     delegated) CPU is shared between sessions first, so a process's own nice value counts only
-    inside its unit. Raising it, or lowering it back to 0, needs no privilege. Error text or None
-    (None too when the kernel has no autogroups)."""
+    inside its unit. Raising it needs no privilege. Error text or None (None too when the kernel
+    has no autogroups)."""
     path = "/proc/%d/autogroup" % pid
     if not os.path.exists(path):
         return None
@@ -233,35 +215,6 @@ def set_autogroup_nice(pid, nice):
                 continue
             return "cannot set the autogroup nice value of pid %d: %s" % (pid, exc)
     return None
-
-
-def _remove_empty_dir(path):
-    """Remove a drop-in directory once nothing is left in it (one an operator added to stays)."""
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def renice_master(pid, nice):
-    """Set every thread of the master `pid`, then of its workers, to `nice` (nice values are per
-    thread on Linux; gthread workers have several). The master goes first, so a worker it forks
-    meanwhile inherits the new value. (threads set, error text or None)."""
-    done = 0
-    for member in [pid] + child_pids(pid):
-        try:
-            threads = [int(tid) for tid in os.listdir("/proc/%d/task" % member)]
-        except OSError:
-            continue  # a worker that exited meanwhile
-        for tid in threads:
-            try:
-                os.setpriority(os.PRIO_PROCESS, tid, nice)
-                done += 1
-            except ProcessLookupError:
-                continue
-            except OSError as exc:
-                return done, "cannot set the nice value of thread %d of pid %d: %s" % (tid, member, exc)
-    return done, None
 
 
 def _proc_kib(path, field):
@@ -418,41 +371,11 @@ class Host:
         rollback's, which are the kept release's own."""
         self.app_dir, self.venv = app_dir, venv
 
-    # the priority a release boots at beside the serving master
-    def may_renice(self):
-        return may_renice()
-
-    def boot_niced(self, unit, nice):
-        """Make `unit`'s next start run at nice `nice` (a runtime drop-in: gone at boot)."""
-        directory = os.path.join(RUNTIME_UNIT_DIR, unit + ".d")
-        make_dir(directory, mode=0o755)
-        write_file(os.path.join(directory, BOOT_DROP_IN),
-                   "# djangoops.gunicorn: this release boots below the serving master's priority; the\n"
-                   "# release removes this file once it passed its gate.\n[Service]\nNice=%d\n" % nice, mode=0o644)
-        self.daemon_reload()
-
-    def clear_boot_nice(self, unit):
-        """Remove `unit`'s boot drop-in; whether there was one."""
-        path = os.path.join(RUNTIME_UNIT_DIR, unit + ".d", BOOT_DROP_IN)
-        if not os.path.exists(path):
-            return False
-        remove_file(path)
-        _remove_empty_dir(os.path.dirname(path))
-        self.daemon_reload()
-        return True
-
+    # the priority of what boots beside the serving master
     def boot_autogroup(self, pid, nice):
-        """Put the session of a master that is booting (its workers fork after it told systemd it
-        is ready) at nice `nice`: error text or None."""
+        """Put the session of a canary that is booting (its worker forks after the master told
+        systemd it is ready) at nice `nice`: error text or None."""
         return set_autogroup_nice(pid, nice) if pid else None
-
-    def full_priority(self, pid):
-        """Give the master `pid` and its workers nice 0, their autogroup too: (threads set, error
-        text or None)."""
-        if not pid:
-            return 0, None
-        done, error = renice_master(pid, 0)
-        return done, error or set_autogroup_nice(pid, 0)
 
     def directories_missing(self):
         return [path for path in (self.layout["app_config_dir"], self.layout["app_state_dir"])
@@ -565,10 +488,8 @@ class Host:
         for unit in (self.layout["handover_socket_unit"], self.layout["handover_unit"]):
             self.run("systemctl", "stop", unit)
             self.run("systemctl", "reset-failed", unit)
-        for path in self.partner_paths + (os.path.join(self.partner_paths[0] + ".d", BOOT_DROP_IN),):
-            if os.path.exists(path):
-                remove_file(path)
-        _remove_empty_dir(self.partner_paths[0] + ".d")
+        for path in self.partner_paths:
+            remove_file(path)
         self.daemon_reload()
 
     # processes and probes

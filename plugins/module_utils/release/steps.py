@@ -91,7 +91,8 @@ class Steps:
                                  self.host.journal(canary_unit, since))
             pid = self.host.unit_state(canary_unit)["MainPID"]
             if self.p.get("boot_nice"):
-                self.host.boot_autogroup(pid, self.p["boot_nice"])  # it never serves: no way back needed
+                # It never serves: it boots and answers its checks with the CPU the serving workers leave.
+                self.host.boot_autogroup(pid, self.p["boot_nice"])
             failures = self._health_checks(address, self.host.now() + self.p["health_timeout"], canary_unit, pid)
             if failures:
                 raise StepFailed("canary", "the candidate booted but failed its health checks: %s"
@@ -110,48 +111,16 @@ class Steps:
         self.stage = "partner"
         unit = self.layout["handover_unit"]
         self.host.install_partner(self.p["handover_unit"], self.p["handover_socket_unit"])
-        nice = self._boot_nice()
-        if nice:
-            self.host.boot_niced(unit, nice)
         rc, message = self.host.systemctl("start", unit)
         if rc != 0:
             raise StepFailed("partner", "the new master did not boot beside the live one (%s)" % message,
                              self.host.journal(unit, since))
         state = self.host.unit_state(unit)
-        if nice:
-            self.host.boot_autogroup(state["MainPID"], nice)
         self._gate(plan.ACTION_START, state, [], unit=unit, address=("unix", self.layout["handover_socket"]),
                    settings=self.desired_settings(), step="partner")
-        if nice:
-            self._full_priority(unit, nice)
         workers = self.desired_settings().get("workers") or 0
         self.step("partner", "ok", "the new master serves beside the live one on the shared socket (%s, %d "
                   "workers, health checks through %s)" % (unit, workers, self.layout["handover_socket"]), since)
-
-    def _boot_nice(self):
-        """The nice value a master boots at beside the serving one (boot_nice), or 0: off, or this
-        host's module cannot give it its full priority back (no CAP_SYS_NICE)."""
-        nice = self.p.get("boot_nice") or 0
-        if nice and self._may_renice is None:
-            self._may_renice = self.host.may_renice()
-            if not self._may_renice:
-                self.step("priority", "skipped", "%s: not applied, the new masters boot at full priority (the "
-                          "release runs without CAP_SYS_NICE and could not give them their priority back)"
-                          % self.label("boot_nice"))
-        return nice if nice and self._may_renice else 0
-
-    def _full_priority(self, unit, nice):
-        """The master of `unit` passed its gate at nice `nice`: it and its workers serve at nice 0
-        from now on, and its next start is at full priority too."""
-        since = self.host.now()
-        self.host.clear_boot_nice(unit)
-        pid = self.host.unit_state(unit)["MainPID"]
-        done, error = self.host.full_priority(pid)
-        if error:
-            self.step("priority", "failed", "%s booted at nice %d and serves at it: %s" % (unit, nice, error), since)
-        else:
-            self.step("priority", "ok", "%s booted at nice %d; %d thread(s) of master %s and its workers now at 0"
-                      % (unit, nice, done, pid), since)
 
     def _retire_partner(self, why):
         """The end of a hand-over: stop the partner master (gracefully: the requests it holds

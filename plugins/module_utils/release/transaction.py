@@ -50,7 +50,6 @@ class Transaction(Steps):
         self.lock_wait = 0.0
         self.release_id = time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(self.started))
         self.without_companions = None  # why a rollback goes without canary and hand-over
-        self._may_renice = None  # asked of the host once, when a master is to boot niced
 
     # -- facts ----------------------------------------------------------------------------
 
@@ -265,27 +264,16 @@ class Transaction(Steps):
             self.step("promote", "undone", "live files put back: %s" % (", ".join(put_back) or "none"), since)
             self._record_failure(result, failure, restored=None, healthy_after=active)
             raise failure
-        # The live unit restarts on the release while the partner serves: it boots below the
-        # partner's priority, then serves at full priority.
-        nice = self._boot_nice() if action == plan.ACTION_HANDOVER else 0
         try:
             self.stage = action
-            if nice:
-                self.host.boot_niced(self.unit, nice)
             self._apply(action, state, planned["counts"])
-            if nice:
-                self.host.boot_autogroup(self.state()["MainPID"], nice)
             self.stage = "health-gate"
             self.store.mark_applied()
             self._gate(action, state, before_workers)
-            if nice:
-                self._full_priority(self.unit, nice)
         except Exception as exc:
             # Whatever went wrong once the candidate is live (a failed step, systemctl or a
             # signal failing, a write error): roll back and record it.
             failure = self._as_failure(exc)
-            if nice:
-                self.host.clear_boot_nice(self.unit)  # the rollback's restart runs at full priority
             restored, healthy_after = self._rollback_after(lkg)
             result["rolled_back"] = bool(restored)
             self._retire_partner_if(healthy_after)
@@ -411,19 +399,9 @@ class Transaction(Steps):
 
     # -- recovery ---------------------------------------------------------------------------
 
-    def _recover_priority(self):
-        """A run killed while the live unit booted niced left its drop-in: remove it, and give
-        the master that booted with it its full priority."""
-        if self.host.clear_boot_nice(self.unit):
-            state = self.state()
-            done, error = self.host.full_priority(state["MainPID"])
-            self.step("priority", "failed" if error else "ok", error or "an interrupted release's boot priority "
-                      "removed from %s; %d thread(s) now at nice 0" % (self.unit, done))
-
     def recover(self):
         """Finish a release interrupted after pending.json was written (plan.recovery_plan
         decides); pending.json is gone afterwards whatever happens. Returns what was done."""
-        self._recover_priority()
         pending = self.store.read_pending()
         if pending is None:
             # A partner without pending.json was started by hand or outlived its release's

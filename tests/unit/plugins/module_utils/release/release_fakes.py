@@ -58,9 +58,7 @@ class FakeHost:
         self.paths = {}              # path -> where it resolves now (None: gone); others resolve to themselves
         self.checked_in = []         # (app_dir, venv) of each check-config
         self.installed = []          # ("canary" | "partner", unit content) of each canary and partner booted
-        self.renice_allowed = True   # the module holds CAP_SYS_NICE
-        self.boot_nice = {}          # unit -> the nice value of its boot drop-in
-        self.booted_nice = []        # (unit, nice) of each master booted
+        self.autogroups = []         # (pid, nice) of each autogroup nice value set
 
     # time
     def now(self):
@@ -92,28 +90,9 @@ class FakeHost:
         self.app_dir, self.venv = app_dir, venv
 
     # boot priority
-    def may_renice(self):
-        return self.renice_allowed
-
-    def boot_niced(self, unit, nice):
-        self.boot_nice[unit] = nice
-        self.calls.append(("boot-nice", unit))
-
-    def clear_boot_nice(self, unit):
-        return self.boot_nice.pop(unit, None) is not None
-
     def boot_autogroup(self, pid, nice):
-        for master in (self.master, self.partner):
-            if master and master["pid"] == pid:
-                master["autogroup"] = nice
+        self.autogroups.append((pid, nice))
         return None
-
-    def full_priority(self, pid):
-        for master in (self.master, self.partner):
-            if master and master["pid"] == pid:
-                master["nice"] = master["autogroup"] = 0
-                return 1 + len(master["workers"]), None
-        return 0, None
 
     # systemd
     def _pid(self):
@@ -124,19 +103,17 @@ class FakeHost:
         if self.starts_fail or "NO-BOOT" in (config or ""):  # NO-BOOT and LIVE-NO-BOOT
             self.master, self.failed = None, True
             return False
-        self.master = self._master(config, self.layout["unit"])
+        self.master = self._master(config)
         self.master["probe"] = bool(self.files.get("probe_socket"))
         self.master["live"] = True
         self.failed = False
         return True
 
-    def _master(self, config, unit):
+    def _master(self, config):
         settings = gunicorn_config.read_literals(config)[0]
         pid = self._pid()
-        nice = self.boot_nice.get(unit, 0)
-        self.booted_nice.append((unit, nice))
         return {"pid": pid, "config": config, "workers": [self._pid() for _worker in range(settings["workers"])],
-                "booted": self.clock, "nice": nice}
+                "booted": self.clock}
 
     def systemctl(self, verb, unit):
         self.calls.append((verb, unit))
@@ -151,7 +128,7 @@ class FakeHost:
                 config = self._read_candidate_config()
                 if "NO-BOOT" in config.replace("LIVE-NO-BOOT", "") or "NO-PARTNER" in config:
                     return 1, "Job for %s failed" % unit
-                self.partner = self._master(config, unit)
+                self.partner = self._master(config)
             elif verb == "stop":
                 self.partner = None
             return 0, ""
@@ -224,7 +201,6 @@ class FakeHost:
 
     def remove_partner(self):
         self.calls.append(("remove-partner", None))
-        self.boot_nice.pop(self.layout["handover_unit"], None)
         self.partner_units, self.partner = None, None
 
     def overlap_memory(self, pid):

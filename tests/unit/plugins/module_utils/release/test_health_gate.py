@@ -85,7 +85,7 @@ def test_a_master_restarted_by_systemd_during_the_checks_fails_the_gate(app):
     def restarted_by_systemd():
         # Restart=on-failure: the master died and systemd started a new one, which answers.
         if host.master and host.master["pid"] == before and host.canary is None:
-            host.master = host._master(host.files["config"], host.layout["unit"])
+            host.master = host._master(host.files["config"])
             host.master["live"] = True
             host.n_restarts += 1
     host.on_request = restarted_by_systemd

@@ -3,8 +3,6 @@ runs as whom and for how long, and the owners and modes of the live files."""
 import grp
 import os
 import stat
-import subprocess
-import sys
 import time
 
 import pytest
@@ -123,65 +121,6 @@ def test_runs_of_the_apps_code_go_at_the_boot_nice_value(tmp_path):
     assert "--nice=10" in command and command.index("--nice=10") < command.index("--")
 
 
-def test_renice_master_sets_every_thread_of_the_master_and_its_workers(tmp_path):
-    # A real process tree: a "master" (python) with one "worker" child; raising a nice value needs
-    # no privilege, so the test sets 7 and reads it back per thread.
-    master = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
-                               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
-                               "time.sleep(30)"])
-    try:
-        deadline = time.time() + 10
-        while not host_module.child_pids(master.pid) and time.time() < deadline:
-            time.sleep(0.05)
-        worker = host_module.child_pids(master.pid)[0]
-        done, error = host_module.renice_master(master.pid, 7)
-        assert error is None and done >= 2
-        for pid in (master.pid, worker):
-            for tid in os.listdir("/proc/%d/task" % pid):
-                assert os.getpriority(os.PRIO_PROCESS, int(tid)) == 7
-    finally:
-        for pid in host_module.child_pids(master.pid):
-            os.kill(pid, 9)
-        master.kill()
-        master.wait()
-
-
-@pytest.mark.parametrize("cap_eff, expected", [("0000000000800000", True), ("00000000a80425fb", False),
-                                               ("000001ffffffffff", True)])
-def test_may_renice_reads_cap_sys_nice(monkeypatch, tmp_path, cap_eff, expected):
-    status = tmp_path / "status"
-    status.write_text("Name:\tpython\nCapEff:\t%s\n" % cap_eff)
-    real_open = open
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
-        status if path == "/proc/self/status" else path, *a, **k))
-    assert host_module.may_renice() is expected
-
-
-def test_the_boot_drop_in_comes_and_goes_with_its_directory_unless_an_operator_added_to_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(host_module, "RUNTIME_UNIT_DIR", str(tmp_path))
-
-    def write_file(path, content, **_kwargs):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(content)
-
-    monkeypatch.setattr(host_module, "write_file", write_file)
-    monkeypatch.setattr(host_module, "make_dir", lambda path, **kwargs: os.makedirs(path, exist_ok=True))
-    monkeypatch.setattr(host_module, "remove_file", os.remove)
-    module = FakeModule()
-    host = make_host(tmp_path, module)
-    host.boot_niced("gunicorn-mysite.service", 10)
-    drop_in = tmp_path / "gunicorn-mysite.service.d" / host_module.BOOT_DROP_IN
-    assert "[Service]\nNice=10\n" in drop_in.read_text()
-    assert host.clear_boot_nice("gunicorn-mysite.service") is True
-    assert not (tmp_path / "gunicorn-mysite.service.d").exists()
-    assert host.clear_boot_nice("gunicorn-mysite.service") is False
-    host.boot_niced("gunicorn-mysite.service", 5)
-    (tmp_path / "gunicorn-mysite.service.d" / "override.conf").write_text("[Service]\n")
-    host.clear_boot_nice("gunicorn-mysite.service")
-    assert os.listdir(tmp_path / "gunicorn-mysite.service.d") == ["override.conf"]
-    assert ["systemctl", "daemon-reload"] in module.commands
-
-
 def test_the_apps_code_runs_in_the_units_sandbox(tmp_path):
     module = FakeModule()
     host = make_host(tmp_path, module, sandbox={"ProtectSystem": "strict", "ReadWritePaths": "/var/lib/mysite",
@@ -192,7 +131,7 @@ def test_the_apps_code_runs_in_the_units_sandbox(tmp_path):
     assert args[args.index("--") + 1:] == ["/srv/mysite/venv/bin/python", "manage.py", "migrate", "--noinput"]
 
 
-def test_the_autogroup_of_a_booting_master_goes_to_the_boot_nice_value_and_back():
+def test_the_autogroup_nice_value_of_a_session_is_set():
     # The test's own session: raising its autogroup nice value and lowering it back to 0 need no
     # privilege (kernel/sched/autogroup.c checks only a negative value).
     if not os.path.exists("/proc/self/autogroup"):
