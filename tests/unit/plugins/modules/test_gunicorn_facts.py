@@ -89,7 +89,7 @@ def test_sizes_from_the_cgroup_not_the_host(capsys, small_cgroup):
     # 2 on an idle machine (Gunicorns of test hosts on this kernel count as other instances).
     others_mb = recommendation["other_instances_memory_bytes"] / (1024 * 1024)
     by_memory = int((2048 - 512 - others_mb) // 600)
-    assert recommendation["limits"]["cpu"] == 4 and recommendation["limits"]["memory"] == max(by_memory, 1)
+    assert recommendation["limits"]["cpu"] == 4 and recommendation["limits"]["memory"] == max(by_memory, 0)
     assert (recommendation["workers"], recommendation["bound_by"]) == (max(by_memory, 1), "memory")
     assert recommendation["per_worker_memory_source"] == "expected"
 
