@@ -32,6 +32,11 @@ connections on /io/?ms=50 and 10 on /items/, the action starting after one secon
   timestamps) give the refused gap (no address accepting) and the answer gap (last answer on the
   old port to the first on the new one).
 
+With --proxy the load goes through Nginx on the same host (molecule/bench's prepare puts it in front of
+the app: benchlib.PROXY_URL) and each window also reports what Nginx's clients saw, from the lines its
+access log gained during the window (benchlib.ProxyLog): 502 and 504 answers next to wrk's figures.
+--bench-hosts runs on two other running test hosts (in the order a, b) instead of djangoops-bench-a/-b.
+
 Needs the hosts of `make bench-hosts` (molecule create/prepare/converge -s bench). Writes
 .build/bench/handover-<mode>[-<worker class>].json and prints the Markdown tables of
 docs/performance.md (--report JSON: print them again).
@@ -58,6 +63,22 @@ BAD = [
      {"gunicorn_django_env": dict(BASE_ENV, MYSITE_ROOT_URLCONF="mysite.nosuch_urls")}),
 ]
 ACCESS_STATUS = re.compile(r'" (\d{3}) ')
+
+
+def window(opts, host, action, seconds, urls=None):
+    """benchlib.load_window straight to Gunicorn, or with --proxy through Nginx with its access log's
+    figures of the window under "proxy"."""
+    if not opts.proxy:
+        return benchlib.load_window(host, action, seconds, urls=urls)
+    log = benchlib.ProxyLog(host).start()
+    row = benchlib.load_window(host, action, seconds, urls=urls, base_url=benchlib.PROXY_URL)
+    row["proxy"] = log.stop()
+    return row
+
+
+def proxy_text(row):
+    proxy = row.get("proxy")
+    return " nginx 502/504 %d/%d of %d" % (proxy["status_502"], proxy["status_504"], proxy["requests"]) if proxy else ""
 
 
 def flip(current, base, key, other):
@@ -175,12 +196,12 @@ class Bench:
             for name, host, action in self.kinds(number):
                 benchlib.wait_healthy(host)
                 time.sleep(1.0)
-                row = benchlib.load_window(host, action, self.opts.window)
+                row = window(self.opts, host, action, self.opts.window)
                 row.update({"round": number, "host": host, "kind": name})
                 rows.append(row)
-                print("round %d %s %-38s %-9s io p99 %7.1f items p99 %7.1f failed %d (connect %d) %.0f s" % (
+                print("round %d %s %-38s %-9s io p99 %7.1f items p99 %7.1f failed %d (connect %d)%s %.0f s" % (
                     number, host[-1], name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"],
-                    failed(row), connect(row), row["action_s"]), flush=True)
+                    failed(row), connect(row), proxy_text(row), row["action_s"]), flush=True)
             benchlib.write_results("handover-%s-partial" % self.opts.mode, {"options": vars(self.opts), "windows": rows})
         for host in (NEW, OLD):
             benchlib.wait_healthy(host)
@@ -222,14 +243,15 @@ class Bench:
                 benchlib.wait_healthy(NEW)
                 time.sleep(1.0)
                 values = dict(self.current[NEW], gunicorn_django_canary=False, **extra)
-                row = benchlib.load_window(NEW, lambda: self.deploy(NEW, values), self.opts.window)
+                row = window(self.opts, NEW, lambda: self.deploy(NEW, values), self.opts.window)
                 row.update({"round": number, "kind": name})
                 row.update(partner_timeline(NEW, row["action_start"]))
                 rows.append(row)
                 print("round %d %-38s %s at %s: refused %d, non-2xx %d (partner 500s %s, live 500s %s), verdict "
-                      "-> last partner answer %s s" % (number, name, row["result"], row["error_step"], connect(row),
-                                                       non2xx(row), row["partner_errors"], row["live_errors"],
-                                                       row["last_answer_after_verdict_s"]), flush=True)
+                      "-> last partner answer %s s%s" % (number, name, row["result"], row["error_step"], connect(row),
+                                                         non2xx(row), row["partner_errors"], row["live_errors"],
+                                                         row["last_answer_after_verdict_s"], proxy_text(row)),
+                      flush=True)
             benchlib.write_results("handover-%s-partial" % self.opts.mode, {"options": vars(self.opts), "windows": rows})
         return rows
 
@@ -376,7 +398,8 @@ def summarize_changes(rows):
                  "failed": [failed(r) for r in items],
                  "socket_errors": "/".join(str(sum(r[u][kind] for r in items for u in benchlib.URLS))
                                            for kind in ("connect", "read", "write", "timeout")),
-                 "action_s": benchlib.median([r["action_s"] for r in items])}
+                 "action_s": benchlib.median([r["action_s"] for r in items]),
+                 "proxy_502_504": proxy_cells(items)}
         for url in benchlib.URLS:
             entry["%s_p99_ms" % url] = benchlib.median([r[url]["p99_ms"] for r in items])
             entry["%s_ratio" % url] = benchlib.median([
@@ -386,14 +409,23 @@ def summarize_changes(rows):
     return summary
 
 
+def proxy_cells(items):
+    """Nginx's 502/504 of each window ("502/504, ..."), or None without --proxy."""
+    if not all(r.get("proxy") for r in items):
+        return None
+    return ", ".join("%d/%d" % (r["proxy"]["status_502"], r["proxy"]["status_504"]) for r in items)
+
+
 def markdown_changes(summary):
+    proxied = any(e.get("proxy_502_504") for e in summary)
     rows = [[e["kind"], e["windows"], ", ".join(e["actions"]), e["requests"], ", ".join(map(str, e["failed"])),
-             e["socket_errors"], e["io_p99_ms"], e["io_ratio"], e["items_p99_ms"], e["items_ratio"], e["action_s"]]
+             e["socket_errors"]] + ([e.get("proxy_502_504")] if proxied else []) +
+            [e["io_p99_ms"], e["io_ratio"], e["items_p99_ms"], e["items_ratio"], e["action_s"]]
             for e in summary]
     return benchlib.markdown_table(
-        ["window", "rounds", "release action", "requests (median)", "failed (per round)",
-         "socket errors: connect/read/write/timeout (sum)",
-         "/io/ p99 (ms, median)", "/io/ p99 / control", "/items/ p99 (ms)", "/items/ p99 / control",
+        ["window", "rounds", "release action", "requests (median)", "wrk failed (per round)",
+         "socket errors: connect/read/write/timeout (sum)"] + (["Nginx 502/504 (per round)"] if proxied else []) +
+        ["/io/ p99 (ms, median)", "/io/ p99 / control", "/items/ p99 (ms)", "/items/ p99 / control",
          "playbook (s)"], rows)
 
 
@@ -413,19 +445,25 @@ def summarize_bad(rows):
             "partner_served_s": benchlib.median([r["partner_served_s"] for r in items]),
             "after_verdict_s": [r["last_answer_after_verdict_s"] for r in items],
             "after_verdict_median_s": benchlib.median([r["last_answer_after_verdict_s"] for r in items]),
-            "playbook_s": benchlib.median([r["playbook_s"] for r in items])})
+            "playbook_s": benchlib.median([r["playbook_s"] for r in items]),
+            "proxy_502_504": proxy_cells(items),
+            "proxy_non2xx": [r["proxy"]["non_2xx"] for r in items] if proxy_cells(items) else None})
     return summary
 
 
 def markdown_bad(summary):
     def cells(values):
         return ", ".join("-" if v is None else str(v) for v in values)
+    proxied = any(e.get("proxy_502_504") for e in summary)
     rows = [[e["kind"], e["runs"], e["result"], cells(e["refused"]), cells(e["non2xx"]),
-             cells(e["other_socket_errors"]), cells(e["partner_errors"]), cells(e["live_errors"]),
+             cells(e["other_socket_errors"])] +
+            ([e.get("proxy_502_504"), cells(e.get("proxy_non2xx") or [])] if proxied else []) +
+            [cells(e["partner_errors"]), cells(e["live_errors"]),
              e["partner_served_s"], cells(e["after_verdict_s"]), e["playbook_s"]] for e in summary]
     return benchlib.markdown_table(
         ["bad release, canary off", "runs", "release", "refused (per run)", "wrk non-2xx (per run)",
-         "other socket errors", "errors answered by the partner (access log)", "errors answered by the live master",
+         "other socket errors"] + (["Nginx 502/504 (per run)", "Nginx non-2xx (per run)"] if proxied else []) +
+        ["errors answered by the partner (access log)", "errors answered by the live master",
          "partner in rotation: first answer to verdict (s, median)", "verdict to the partner's last answer (s)",
          "playbook (s)"], rows)
 
@@ -454,6 +492,16 @@ SUMMARIES = {"changes": (summarize_changes, markdown_changes), "bad": (summarize
              "bind": (summarize_bind, markdown_bind), "priority": (summarize_changes, markdown_changes)}
 
 
+def use_hosts(names):
+    """--bench-hosts: the same roles (a: no socket activation, b: the defaults) on two other hosts."""
+    global NEW, OLD  # pylint: disable=global-statement
+    renamed = benchlib.rename_hosts(HOSTS, names)
+    if names:
+        OLD, NEW = names
+    HOSTS.clear()
+    HOSTS.update(renamed)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("mode", choices=list(SUMMARIES))
@@ -466,9 +514,16 @@ def main():
                         help="the collection before the hand-over (changes: its HUP and restart on host a)")
     parser.add_argument("--faults", type=int, default=len(BAD), help="bad: the first N faults only")
     parser.add_argument("--label", default="", help="suffix of the results file")
+    parser.add_argument("--proxy", action="store_true",
+                        help="changes, bad: load through Nginx on the host, and report its 502/504 per window")
+    parser.add_argument("--bench-hosts", nargs=2, metavar=("HOST_A", "HOST_B"),
+                        help="two other running test hosts instead of djangoops-bench-a and -b")
     parser.add_argument("--report", metavar="JSON", nargs="+",
                         help="print the tables of earlier results files (their windows together), run nothing")
     opts = parser.parse_args()
+    if opts.proxy and opts.mode == "bind":
+        parser.error("--proxy: bind changes the port behind Nginx; run it without --proxy")
+    use_hosts(opts.bench_hosts)
     summarize, markdown = SUMMARIES[opts.mode]
     if opts.report:
         rows = []
@@ -483,12 +538,16 @@ def main():
         print("\n" + markdown(summarize(rows)))
         return
     benchlib.require_hosts(list(HOSTS) if opts.mode == "changes" else [NEW], "bench")
+    if opts.proxy:
+        for host in list(HOSTS) if opts.mode == "changes" else [NEW]:
+            benchlib.require_proxy(host)
     info = benchlib.machine()
     started = time.monotonic()
     rows = getattr(Bench(opts), opts.mode)()
     summary = summarize(rows)
     info["wall_s"] = round(time.monotonic() - started)
-    label = opts.label or "-%s%s" % (opts.mode, "-" + opts.worker_class if opts.mode == "changes" else "")
+    label = opts.label or "-%s%s%s" % (opts.mode, "-" + opts.worker_class if opts.mode == "changes" else "",
+                                       "-proxy" if opts.proxy else "")
     path = benchlib.write_results("handover%s" % label,
                                   {"machine": info, "options": vars(opts), "windows": rows, "summary": summary})
     print("\n%s, %s, wall time %d s, load average %s -> %s, results %s\n" % (

@@ -240,8 +240,9 @@ def summarize(rows):
         for row in rows:
             if row["socket_activation"] == socket_on:
                 per_round.setdefault(row["round"], {})[variant_name(row)] = row
-        for num, den in (("deploy: reload", "no-change"), ("deploy: scale", "no-change"), ("no-change", "steady"),
-                         ("deploy: reload", "steady"), ("deploy: scale", "steady"),
+        for num, den in (("deploy: reload", "no-change"), ("deploy: scale", "no-change"),
+                         ("deploy: handover", "no-change"), ("no-change", "steady"),
+                         ("deploy: reload", "steady"), ("deploy: scale", "steady"), ("deploy: handover", "steady"),
                          ("raw HUP", "steady"), ("restart", "steady"),
                          ("workers change, before: reload", "no-change"),
                          ("workers change, after: scale", "no-change")):
@@ -255,7 +256,7 @@ def summarize(rows):
 
 
 def markdown(summary, ratios):
-    order = ["steady", "deploy: reload", "deploy: scale", "workers change, before: reload",
+    order = ["steady", "deploy: reload", "deploy: scale", "deploy: handover", "workers change, before: reload",
              "workers change, after: scale", "no-change", "raw HUP", "restart"]
     rows = []
     for entry in sorted(summary, key=lambda e: (e["socket_activation"], order.index(e["variant"]))):

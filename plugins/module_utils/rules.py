@@ -17,6 +17,7 @@ import posixpath
 import re
 from collections import namedtuple
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import layout
@@ -414,8 +415,10 @@ def health_checks(inputs):
             problems.append(Problem(_var("health_checks"), "%s must be a mapping such as {path: /healthz, status: "
                                     "200, contains: ok}, got a %s." % (name, _kind(check))))
             continue
-        path = check.get("path")
-        if not (isinstance(path, str) and re.fullmatch(r"/\S*", path)):
+        path, url = check.get("path"), check.get("url")
+        if url is not None:
+            problems.extend(_health_check_url(name, path, url))
+        elif not (isinstance(path, str) and re.fullmatch(r"/\S*", path)):
             problems.append(Problem(_var("health_checks"), "%s needs a path starting with / (e.g. /healthz), got %s."
                                     % (name, _shown(path))))
         status = check.get("status", 200)
@@ -423,7 +426,29 @@ def health_checks(inputs):
             problems.append(Problem(_var("health_checks"), "%s: status must be an HTTP status from 100 to 599, got "
                                     "%s." % (name, _shown(status))))
         problems.extend(_health_check_request(name, check))
+    if not problems and all(isinstance(check, Mapping) and check.get("url") is not None for check in checks):
+        problems.append(Problem(_var("health_checks"), (
+            "gunicorn_django_health_checks has only checks with a url: the canary and a hand-over's new master "
+            "are gated by the checks with a path (sent to that master), so give at least one, e.g. "
+            "{path: /healthz}.")))
     return problems
+
+
+def _health_check_url(name, path, url):
+    """Problems of a check that goes to its own url (the site as users reach it: the proxy)."""
+    if path is not None:
+        return [Problem(_var("health_checks"), "%s has both a path and a url: a path goes to the master the gate "
+                        "checks, a url through whatever serves it (the proxy); give one." % name)]
+    parts = urlsplit(url) if isinstance(url, str) and not _CONTROL_RE.search(url) and " " not in url else None
+    try:
+        port_ok = parts is not None and (parts.port is None or 0 < parts.port < 65536)
+    except ValueError:
+        port_ok = False
+    if not (port_ok and parts.scheme in ("http", "https") and parts.hostname and not parts.fragment
+            and (parts.path or "/").startswith("/")):
+        return [Problem(_var("health_checks"), "%s: url must be an absolute http or https URL such as "
+                        "http://127.0.0.1/healthz (the proxy on the host), got %s." % (name, _shown(url)))]
+    return []
 
 
 def _health_check_request(name, check):

@@ -228,6 +228,11 @@ options:
         include), C(method) (V(GET) or V(HEAD)) and C(headers) (name to value; C(Host) defaults to
         V(localhost), so an app whose C(ALLOWED_HOSTS) lacks it, or that needs
         C(X-Forwarded-Proto) behind a proxy, sets its own).
+      - A check may give a C(url) (absolute V(http://) or V(https://)) instead of a C(path) to check the site as
+        users reach it, through the proxy on the host; its C(Host) defaults to the URL's host. Such a check runs
+        only in the gate that takes a release live (every master behind the proxy then runs it) and in a run that
+        changes nothing; not on the canary, on a hand-over's new master nor in a rollback's or a recovery's gate
+        while another release may still answer behind the proxy.
       - A check retries with backoff until O(health_timeout) through connection errors and 502, 503
         or 504 (an app warming up), fails after three other wrong answers in a row, and at once when
         the master it probes is gone; after the checks the master must be the same process, with no

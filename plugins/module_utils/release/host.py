@@ -19,6 +19,7 @@ import pwd
 import shlex
 import shutil
 import socket
+import ssl
 import tempfile
 import time
 import uuid
@@ -274,13 +275,17 @@ class _UnixHTTPConnection(http_client.HTTPConnection):
 
 
 def http_request(address, method, path, headers, timeout=5.0):
-    """`method` `path` with `headers` to ("tcp", host, port) or ("unix", socket path): (status,
-    body text, Location header or None). Redirects are answers, never followed.
+    """`method` `path` with `headers` to ("tcp", host, port), ("https", host, port) (the
+    certificate verified against the host's CAs) or ("unix", socket path): (status, body text,
+    Location header or None). Redirects are answers, never followed.
 
     Raises HostError when no HTTP answer comes back (refused, reset, timeout).
     """
     if address[0] == "unix":
         connection = _UnixHTTPConnection(address[1], timeout)
+    elif address[0] == "https":
+        connection = http_client.HTTPSConnection(address[1], address[2], timeout=timeout,
+                                                 context=ssl.create_default_context())
     else:
         connection = http_client.HTTPConnection(address[1], address[2], timeout=timeout)
     try:

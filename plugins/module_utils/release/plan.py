@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import json
 
+from urllib.parse import urlsplit
+
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import bind as bind_address
 from ansible_collections.djangoops.gunicorn.plugins.module_utils import gunicorn_config
 
@@ -275,7 +277,8 @@ def describe_address(address):
     if address[0] == "unix":
         return "unix:%s" % address[1]
     host = address[1]
-    return "http://%s:%d" % ("[%s]" % host if ":" in host else host, address[2])
+    return "%s://%s:%d" % ("https" if address[0] == "https" else "http", "[%s]" % host if ":" in host else host,
+                           address[2])
 
 
 def bind_problem(bind, live_binds, port_is_free):
@@ -305,14 +308,42 @@ HEALTH_METHODS = ("GET", "HEAD")
 
 
 def health_request(check):
-    """(method, path, headers) a health check sends; headers with the default Host when it sets none."""
-    headers = {"Host": DEFAULT_HEALTH_HOST, "User-Agent": "djangoops.gunicorn"}
+    """(method, path, headers) a health check sends; headers with the default Host when it sets none
+    (the url's host and port for a check with a `url`, else DEFAULT_HEALTH_HOST). The path of a
+    check with a `url` is the url's path and query."""
+    url = check.get("url")
+    host = urlsplit(url).netloc.rpartition("@")[2] if url else DEFAULT_HEALTH_HOST
+    headers = {"Host": host, "User-Agent": "djangoops.gunicorn"}
     given = dict((str(name), str(value)) for name, value in (check.get("headers") or {}).items())
     for name in list(headers):
         if any(other.lower() == name.lower() for other in given):
             del headers[name]
     headers.update(given)
-    return (str(check.get("method") or "GET").upper(), check.get("path") or "/", headers)
+    path = url_path(url) if url else (check.get("path") or "/")
+    return (str(check.get("method") or "GET").upper(), path, headers)
+
+
+def url_path(url):
+    """The request target of an absolute http(s) url: its path (at least /) and query."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + ("?%s" % parts.query if parts.query else "")
+
+
+def health_address(check, master):
+    """Where a health check connects: the `master`'s own address (its probe socket or bind), or
+    for a check with a `url` (the site as users reach it, e.g. through the proxy) the url's
+    ("tcp", host, port) or ("https", host, port)."""
+    url = check.get("url")
+    if not url:
+        return master
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return ("https" if scheme == "https" else "tcp", parts.hostname, parts.port or (443 if scheme == "https" else 80))
+
+
+def through_url(check):
+    """Whether a check goes to its own `url` rather than to the master it gates."""
+    return bool(check.get("url"))
 
 
 def check_response(check, status, body, location=None):

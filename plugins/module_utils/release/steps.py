@@ -93,14 +93,15 @@ class Steps:
             if self.p.get("boot_nice"):
                 # It never serves: it boots and answers its checks with the CPU the serving workers leave.
                 self.host.boot_autogroup(pid, self.p["boot_nice"])
-            failures = self._health_checks(address, self.host.now() + self.p["health_timeout"], canary_unit, pid)
+            failures = self._health_checks(address, self.host.now() + self.p["health_timeout"], canary_unit, pid,
+                                           urls=False)
             if failures:
                 raise StepFailed("canary", "the candidate booted but failed its health checks: %s"
                                  % "; ".join(failures), self.host.journal(canary_unit, since))
         finally:
             self.host.remove_canary()
         self.step("canary", "ok", "the candidate booted on %s and passed %d health check(s)" % (
-            plan.describe_address(address), len(self.p["health_checks"])), since)
+            plan.describe_address(address), len(self._checks(urls=False))), since)
 
     def _start_partner(self):
         """The first half of a hand-over: boot the candidate as a second master on the live
@@ -117,7 +118,7 @@ class Steps:
                              self.host.journal(unit, since))
         state = self.host.unit_state(unit)
         self._gate(plan.ACTION_START, state, [], unit=unit, address=("unix", self.layout["handover_socket"]),
-                   settings=self.desired_settings(), step="partner")
+                   settings=self.desired_settings(), step="partner", urls=False)
         workers = self.desired_settings().get("workers") or 0
         self.step("partner", "ok", "the new master serves beside the live one on the shared socket (%s, %d "
                   "workers, health checks through %s)" % (unit, workers, self.layout["handover_socket"]), since)
@@ -193,11 +194,15 @@ class Steps:
         binds = live_settings.get("bind") or self.desired_settings().get("bind")
         return plan.probe_address(binds[0])
 
-    def _gate(self, action, before, before_workers, unit=None, address=None, settings=None, step="health-gate"):
+    def _gate(self, action, before, before_workers, unit=None, address=None, settings=None, step="health-gate",
+              urls=True):
         """Active, same master after a HUP or a scale, the config's workers (all new after a HUP),
         and every health check passing. By default it gates the live unit on the live config
         through _live_probe_address; a hand-over's partner passes its own unit, address and
-        settings."""
+        settings. `urls`: also run the checks with a `url` (the site as users reach it): only
+        where every master behind it runs the release gated (not a partner beside the old live
+        master, nor a rollback's or a recovery's gate while a partner of another release may
+        still serve)."""
         since = self.host.now()
         deadline = since + self.p["health_timeout"]
         unit = unit or self.unit
@@ -227,13 +232,19 @@ class Steps:
                     len(workers), expected, " (old workers still there)" if old & set(workers) else "",
                     unit, state["ActiveState"]), self.host.journal(unit, since - 5))
             self.host.sleep(next(delays))
-        failures = self._health_checks(address, deadline, unit, pid)
+        failures = self._health_checks(address, deadline, unit, pid, urls=urls)
         if failures:
             raise StepFailed(step, "; ".join(failures), self.host.journal(unit, since - 5))
         self._same_master_after_checks(action, unit, state, first, step, since)
         if step == "health-gate":
-            self.step(step, "ok", "active, %s workers, %d health check(s) passed through %s" % (
-                expected, len(self.p["health_checks"]), plan.describe_address(address)), since)
+            through = [check["url"] for check in self._checks(urls) if plan.through_url(check)]
+            self.step(step, "ok", "active, %s workers, %d health check(s) passed through %s%s" % (
+                expected, len(self._checks(urls=False)), plan.describe_address(address),
+                " and %d through %s" % (len(through), ", ".join(through)) if through else ""), since)
+
+    def _checks(self, urls=True):
+        """The health checks a gate runs: all of them, or (`urls` false) those to the master itself."""
+        return [check for check in self.p["health_checks"] if urls or not plan.through_url(check)]
 
     def _same_master_after_checks(self, action, unit, state, first, step, since):
         """The master the checks reached is the one the gate saw: still active, the same MainPID,
@@ -259,20 +270,22 @@ class Steps:
                 unit, state["ActiveState"], pid, state["MainPID"])
         return None
 
-    def _health_checks(self, address, deadline, unit=None, pid=None):
-        """Run every check until it passes; the reasons of those that did not.
+    def _health_checks(self, address, deadline, unit=None, pid=None, urls=True):
+        """Run every check (`urls` false: only those to the master's `address`, not those with a
+        `url`) until it passes; the reasons of those that did not.
 
         A check waits for the deadline through connection errors and "not ready yet" answers
         (plan.NOT_READY_STATUSES: an app warming up), fails after WRONG_ANSWERS_TO_FAIL other
         wrong answers in a row (an app that answers 500 will not heal by waiting), and at once
         when the master `pid` of `unit` is gone (a dead master will not answer either)."""
         failures = []
-        for check in self.p["health_checks"]:
+        for check in self._checks(urls):
             method, path, headers = plan.health_request(check)
+            target = plan.health_address(check, address)
             delays, wrong_answers = plan.backoff_delays(), 0
             while True:
                 try:
-                    status, body, location = self.host.http_request(address, method, path, headers)
+                    status, body, location = self.host.http_request(target, method, path, headers)
                     problem = plan.check_response(check, status, body, location)
                     if problem is None:
                         break
@@ -282,7 +295,8 @@ class Steps:
                     problem = str(exc)
                 gone = self._master_gone(unit, pid)
                 if gone or self.host.now() >= deadline or wrong_answers >= WRONG_ANSWERS_TO_FAIL:
-                    failures.append("%s: %s" % (path, "%s (last answer: %s)" % (gone, problem) if gone else problem))
+                    failures.append("%s: %s" % (check.get("url") or path,
+                                                "%s (last answer: %s)" % (gone, problem) if gone else problem))
                     break
                 self.host.sleep(next(delays))
         return failures

@@ -339,7 +339,7 @@ class Transaction(Steps):
         restored = self._restore(files)
         try:
             self._apply(plan.ACTION_RESOCKET if "socket" in restored else plan.ACTION_RESTART, self.state(), None)
-            self._gate(plan.ACTION_RESTART, self.state(), [])
+            self._gate(plan.ACTION_RESTART, self.state(), [], urls=False)
             return restored, True
         except Exception as again:
             again = self._as_failure(again)
@@ -425,7 +425,7 @@ class Transaction(Steps):
                         release_id, state["ActiveState"]))
                 workers = self.host.workers(state["MainPID"])
                 self._apply(action, state, None)
-                self._gate(action, state, workers)
+                self._gate(action, state, workers, urls=not self.host.partner_installed())
                 if what != plan.RECOVER_KEEP_PREVIOUS:
                     self._keep(live, "interrupted release %s verified healthy" % release_id)
                 outcome = RECOVERY_OUTCOMES[what] % action if what == plan.RECOVER_APPLY else RECOVERY_OUTCOMES[what]

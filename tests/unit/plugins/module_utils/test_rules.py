@@ -226,6 +226,17 @@ CASES = [
         "single-line values"),
     row("health check expecting a Location without a 3xx status",
         v(health_checks=[{"path": "/", "location": "https://"}]), "health_checks", "needs a 3xx status"),
+    row("health check with both a path and a url",
+        v(health_checks=[{"path": "/healthz", "url": "http://127.0.0.1/healthz"}]), "health_checks",
+        "has both a path and a url"),
+    row("health check url that is not absolute http(s)",
+        v(health_checks=[{"path": "/healthz"}, {"url": "ftp://127.0.0.1/healthz"}]), "health_checks",
+        "url must be an absolute http or https URL"),
+    row("health check url with a bad port",
+        v(health_checks=[{"path": "/healthz"}, {"url": "http://127.0.0.1:99999/"}]), "health_checks",
+        "url must be an absolute http or https URL"),
+    row("only health checks with a url (nothing gates the canary)",
+        v(health_checks=[{"url": "http://127.0.0.1/healthz"}]), "health_checks", "has only checks with a url"),
 ]
 
 # Inputs the rules must let through: the sample app, the good changes of molecule/badinput, the
@@ -267,6 +278,10 @@ GOOD = [
     ("health checks with headers, HEAD and a redirect", v(health_checks=[
         {"path": "/healthz", "method": "HEAD", "headers": {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}},
         {"path": "/", "status": 301, "location": "https://shop.example.com/"}])),
+    ("a health check through the proxy on the host (a url with Host and X-Forwarded-Proto)", v(health_checks=[
+        {"path": "/healthz"},
+        {"url": "http://127.0.0.1/items/?page=1", "headers": {"Host": "shop.example.com", "X-Forwarded-Proto": "https"},
+         "contains": "Catalog"}])),
     ("environment values of every scalar type", v(env={"A": "x", "B": 1, "C": 0.5, "D": True, "E": ""})),
     ("a legitimate extra setting", v(extra_settings={"limit_request_line": 4094})),
     ("service user created by the role", v(user="newapp", group="newapp", create_user=True)),

@@ -28,6 +28,10 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store i
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.transaction import Transaction
 
 
+# Where the fake's proxy listens (a health check's url http://127.0.0.1/...).
+PROXY = ("tcp", "127.0.0.1", 80)
+
+
 class FakeHost:
     def __init__(self, layout):
         self.layout = layout
@@ -237,7 +241,20 @@ class FakeHost:
         if self.on_request:
             self.on_request()
         live = False
-        if address[0] == "unix" and address[1] == self.layout["canary_socket"]:
+        if address == PROXY:
+            # The proxy on the host: it forwards to a master on the shared socket - the partner's
+            # while one runs (the case a gate must not take for the live master's) - and answers
+            # 502 when none accepts. It passes the client's Host on.
+            if self.partner:
+                config = self.partner["config"]
+            elif self.master:
+                config, live = self.master["config"], True
+            else:
+                return 502, "Bad Gateway", None
+            if "PUBLIC-HOST-REFUSED" in config and headers.get("Host") == "shop.example.com":
+                # ALLOWED_HOSTS without the public name: Django's 400 through the proxy only.
+                return 400, "Bad Request", None
+        elif address[0] == "unix" and address[1] == self.layout["canary_socket"]:
             config = self.canary
         elif address[0] == "unix" and address[1] == self.layout["handover_socket"]:
             config = self.partner["config"] if self.partner else None

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release import plan
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.steps import StepFailed
 
-from release_fakes import config_spec, release_files
+from release_fakes import PROXY, SOCKET, config_spec, release_files
 
 
 def failure_of(call, *args, **kwargs):
@@ -92,3 +92,75 @@ def test_a_master_restarted_by_systemd_during_the_checks_fails_the_gate(app):
     failure = failure_of(app.deploy, config_spec(timeout=60))
     assert failure.step == "health-gate" and "the master changed during the health checks" in failure.detail
     assert failure.result["result"] == "rolled_back"
+
+
+# -- checks through the proxy (a check's url) -------------------------------------------------
+
+PROXIED = [{"path": "/healthz"},
+           {"url": "http://127.0.0.1/items/?page=1", "headers": {"Host": "shop.example.com",
+                                                                 "X-Forwarded-Proto": "https"},
+            "contains": "Catalog"}]
+
+
+def with_socket(spec):
+    return release_files(spec, socket=SOCKET)
+
+
+def test_plan_sends_a_url_check_to_its_url_with_its_path_and_host():
+    check = {"url": "http://127.0.0.1:8080/items/?page=2"}
+    assert plan.health_address(check, ("unix", "/run/x.sock")) == ("tcp", "127.0.0.1", 8080)
+    assert plan.health_address({"url": "https://shop.example.com/"}, None) == ("https", "shop.example.com", 443)
+    assert plan.health_address({"path": "/healthz"}, ("unix", "/run/x.sock")) == ("unix", "/run/x.sock")
+    method, path, headers = plan.health_request(check)
+    assert (method, path, headers["Host"]) == ("GET", "/items/?page=2", "127.0.0.1:8080")
+    assert plan.health_request({"url": "http://127.0.0.1", "headers": {"host": "shop"}})[1:] == (
+        "/", {"host": "shop", "User-Agent": "djangoops.gunicorn"})
+
+
+def test_a_url_check_gates_the_release_as_the_proxy_sees_it_but_not_the_canary_nor_the_partner(app):
+    app.deploy(files=with_socket(config_spec()), health_checks=PROXIED)
+    app.host.requests.clear()
+    spec = config_spec(timeout=60)
+    result = app.deploy(spec, with_socket(spec), health_checks=PROXIED)
+    assert result["result"] == "handed_over" and result["healthy"]
+    proxied = [request for request in app.host.requests if request[0] == PROXY]
+    assert proxied and all(request[2] == "/items/?page=1" and request[3]["Host"] == "shop.example.com"
+                           and request[3]["X-Forwarded-Proto"] == "https" for request in proxied)
+    # Only after the live unit restarted on the release: never while the old master could answer.
+    first_proxied = app.host.requests.index(proxied[0])
+    assert ("unix", app.layout["probe_socket"]) in [request[0] for request in app.host.requests[:first_proxied]]
+    steps = dict((step["step"], step) for step in result["steps"])
+    assert "passed 1 health check(s)" in steps["canary"]["detail"]
+    assert "1 health check(s) passed through unix:" in steps["health-gate"]["detail"]
+    assert "and 1 through http://127.0.0.1/items/?page=1" in steps["health-gate"]["detail"]
+
+
+def test_a_release_healthy_directly_but_refused_through_the_proxy_is_rolled_back(app):
+    app.deploy(files=with_socket(config_spec()), health_checks=PROXIED)
+    good_config, good_pid = app.host.files["config"], app.host.master["pid"]
+    bad = config_spec(python="# PUBLIC-HOST-REFUSED\n")
+    failure = failure_of(app.deploy, bad, with_socket(bad), health_checks=PROXIED)
+    # The canary and the partner passed (their checks go to that master, with Host localhost).
+    steps = [(step["step"], step["result"]) for step in failure.result["steps"]]
+    assert ("canary", "ok") in steps and ("partner", "ok") in steps
+    assert failure.step == "health-gate" and "http://127.0.0.1/items/?page=1: status 400" in failure.detail
+    assert failure.result["result"] == "rolled_back" and failure.result["healthy"]
+    assert app.host.files["config"] == good_config and app.host.master["config"] == good_config
+    assert app.host.master["pid"] != good_pid and not app.host.partner_installed()
+    # The rollback's gate does not ask the proxy (the bad partner still served behind it).
+    assert ("rollback", "ok") in steps
+
+
+def test_without_socket_activation_a_url_check_gates_the_reload(app):
+    app.deploy(health_checks=PROXIED)
+    bad = config_spec(python="# PUBLIC-HOST-REFUSED\n")
+    failure = failure_of(app.deploy, bad, release_files(bad), health_checks=PROXIED)
+    assert failure.step == "health-gate" and failure.result["result"] == "rolled_back"
+    assert "PUBLIC-HOST-REFUSED" not in app.host.master["config"]
+
+
+def test_an_unchanged_run_checks_the_site_through_the_proxy_too(app):
+    app.deploy(health_checks=PROXIED)
+    app.host.requests.clear()
+    result = app.deploy(health_checks=PROXIED)
+    assert result["result"] == "unchanged" and PROXY in [request[0] for request in app.host.requests]
