@@ -336,6 +336,15 @@ class Host:
                                      "service's working directory)" % self.app_dir))
         return found
 
+    def resolve_path(self, path):
+        """Where `path` leads on the host now (symlinks followed), None when nothing is there."""
+        return os.path.realpath(path) if os.path.exists(path) else None
+
+    def use_directories(self, app_dir, venv):
+        """Run the app's code (check-config, release commands) from these directories: a
+        rollback's, which are the kept release's own."""
+        self.app_dir, self.venv = app_dir, venv
+
     def directories_missing(self):
         return [path for path in (self.layout["app_config_dir"], self.layout["app_state_dir"])
                 if not os.path.isdir(path)]

@@ -75,6 +75,27 @@ def read_release_record(content):
     return record if isinstance(record, dict) else {}
 
 
+def release_directories_problem(record, resolved_now):
+    """Why the code directories a kept release ran from cannot run it again: (option, what is
+    wrong) or None. `record` is its release file's fields (read_release_record); `resolved_now`
+    what each given path ("app_dir", "venv") resolves to on the host now, None when it is gone.
+    A given path that now resolves elsewhere (a `current` symlink switched since) would run other
+    code under the old release's name, so it is a problem too."""
+    for option in ("app_dir", "venv"):
+        given, then = record.get(option), record.get(option + "_resolved")
+        if not given:
+            continue
+        now = resolved_now.get(option)
+        revision = record.get("revision") or "(no revision)"
+        if now is None:
+            return option, ("%s, which release %s ran from, no longer exists on the host: the code of that "
+                            "release is gone" % (then or given, revision))
+        if then and now != then:
+            return option, ("%s now resolves to %s, but release %s ran from %s: point it back (the deploy "
+                            "tool's own rollback) and roll back again" % (given, now, revision, then))
+    return None
+
+
 ROLLBACK_PREVIOUS = "previous"
 ROLLBACK_LAST_KNOWN_GOOD = "last-known-good"
 

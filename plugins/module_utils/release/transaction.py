@@ -49,6 +49,7 @@ class Transaction(Steps):
         self.started = host.now()
         self.lock_wait = 0.0
         self.release_id = time.strftime(plan.RELEASE_ID_FORMAT, time.gmtime(self.started))
+        self.without_companions = None  # why a rollback goes without canary and hand-over
 
     # -- facts ----------------------------------------------------------------------------
 
@@ -130,7 +131,33 @@ class Transaction(Steps):
         files, meta = kept
         self.desired = files
         self.config = (meta.get("config") or {}).get("spec")
+        self._use_kept_release(files, meta)
         return source
+
+    def _use_kept_release(self, files, meta):
+        """Validate and boot a kept release as it ran: its code directories (refused when they are
+        gone or a symlink now leads elsewhere) and the canary and partner units kept with it. A
+        release kept without them (by an earlier version, or adopted) whose directories differ
+        from the inventory's goes live by restart with no canary: the units rendered now would
+        check other code."""
+        record = plan.read_release_record(files.get("release"))
+        inventory_directories = (self.host.app_dir, self.host.venv)
+        if record.get("app_dir") and record.get("venv"):
+            resolved = dict((option, self.host.resolve_path(record[option])) for option in ("app_dir", "venv"))
+            problem = plan.release_directories_problem(record, resolved)
+            if problem:
+                raise StepFailed("rollback", "%s: %s %s" % (self.label("rollback_to"), self.label(problem[0]),
+                                                            problem[1]))
+            self.host.use_directories(record["app_dir"], record["venv"])
+        units = meta.get("companion_units")
+        if isinstance(units, dict):
+            self.p.update(canary_unit=units.get("canary") or "", handover_unit=units.get("handover") or "",
+                          handover_socket_unit=units.get("handover_socket") or "")
+        elif record.get("app_dir") and (record["app_dir"], record.get("venv")) != inventory_directories:
+            self.p.update(canary_unit="", handover_unit="")
+            self.without_companions = ("the kept release has no canary unit of its own (kept by an earlier "
+                                       "version) and ran from other directories than %s/%s"
+                                       % (self.label("app_dir"), self.label("venv")))
 
     def deploy(self, rollback_to=None, kind="deploy"):
         with self.store.lock(self.p["lock_timeout"]):
@@ -202,10 +229,10 @@ class Transaction(Steps):
             self.step("candidate", "ok", "rendered files staged in %s" % candidate, since)
             self._validate(live)
             self._release_commands()
-            if self.p["canary"]:
+            if self.p["canary"] and self.p.get("canary_unit"):
                 self._canary()
             else:
-                self.step("canary", "skipped", "%s is false" % self.label("canary"))
+                self.step("canary", "skipped", self.without_companions or "%s is false" % self.label("canary"))
         except (StepFailed, HostError) as exc:
             failure = self._as_failure(exc)
             self._record_failure(result, failure, restored=None, healthy_after=active)
@@ -360,6 +387,12 @@ class Transaction(Steps):
     def _keep(self, files, why):
         extra = {"revision": self.revision_of(files), "rollout": self.p.get("rollout_id") or None,
                  "trial": bool(self.p.get("trial"))}
+        if files == self.desired and self.p.get("canary_unit"):
+            # The units that validate and hand over this release, so a rollback to it checks and
+            # boots its own directories, not the inventory's of the day.
+            extra["companion_units"] = {"canary": self.p["canary_unit"],
+                                        "handover": self.p.get("handover_unit") or "",
+                                        "handover_socket": self.p.get("handover_socket_unit") or ""}
         self.store.keep(self.release_id, files, why, self.p["history_size"], self._config_record(files),
                         dict((key, value) for key, value in extra.items() if value))
         self.step("last-known-good", "ok", "%s: %s" % (self.release_id, why))

@@ -54,6 +54,10 @@ class FakeHost:
         self.unit_state_calls = 0
         self.starts_fail = False     # every start of the service fails (rollbacks too)
         self.signal_error = None     # an exception signal() raises
+        self.app_dir, self.venv = "/srv/mysite/app", "/srv/mysite/venv"  # the inventory's directories
+        self.paths = {}              # path -> where it resolves now (None: gone); others resolve to themselves
+        self.checked_in = []         # (app_dir, venv) of each check-config
+        self.installed = []          # ("canary" | "partner", unit content) of each canary and partner booted
 
     # time
     def now(self):
@@ -77,6 +81,12 @@ class FakeHost:
 
     def remove_live(self, name):
         self.files.pop(name, None)
+
+    def resolve_path(self, path):
+        return self.paths.get(path, path)
+
+    def use_directories(self, app_dir, venv):
+        self.app_dir, self.venv = app_dir, venv
 
     # systemd
     def _pid(self):
@@ -169,6 +179,7 @@ class FakeHost:
         return ["journal of %s" % unit]
 
     def install_canary(self, content):
+        self.installed.append(("canary", content))
         self.canary_unit = content
 
     def remove_canary(self):
@@ -176,6 +187,7 @@ class FakeHost:
 
     def install_partner(self, unit_content, socket_content):
         self.calls.append(("install-partner", None))
+        self.installed.append(("partner", unit_content))
         self.partner_units = (unit_content, socket_content)
 
     def partner_installed(self):
@@ -261,6 +273,7 @@ class FakeHost:
         return 0, "ok"
 
     def check_config(self, config_path, candidate_dir):
+        self.checked_in.append((self.app_dir, self.venv))
         with open(config_path, encoding="utf-8") as handle:
             text = handle.read()
         if "HANGS" in text:
@@ -287,7 +300,8 @@ def config_spec(workers=2, bind="127.0.0.1:8000", python="", preload=False, time
 PROBE_SOCKET = "[Socket]\nListenStream=/run/gunicorn-mysite-probe/live.sock\n"
 
 
-def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket="", probe=None, revision=""):
+def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT, socket="", probe=None, revision="",
+                  app_dir="/srv/mysite/app", venv="/srv/mysite/venv", resolve=lambda path: path):
     """The files of a release; with a socket, the live probe socket comes with it (unless `probe`
     says otherwise: a release of an earlier version had none)."""
     text = gunicorn_config.render(spec["app_name"], spec["settings"], spec["extra_settings"], spec["python"],
@@ -295,7 +309,7 @@ def release_files(spec, app_env="MYSITE=1\n", secret_env="SECRET=1\n", unit=UNIT
     probe = bool(socket) if probe is None else probe
     return {"config": text, "app_env": app_env, "secret_env": secret_env, "unit": unit, "socket": socket,
             "probe_socket": PROBE_SOCKET if probe else "",
-            "release": plan.release_record(revision, "/srv/mysite/app", "/srv/mysite/venv", lambda path: path)}
+            "release": plan.release_record(revision, app_dir, venv, resolve)}
 
 
 class Harness:

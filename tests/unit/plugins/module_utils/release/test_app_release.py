@@ -2,6 +2,7 @@
 release before the current one (or N back, a history id, a rollout), trial releases take no
 history slot, and the code directories the kept releases need are reported."""
 import json
+import os
 
 import pytest
 
@@ -120,3 +121,97 @@ def test_a_failing_release_command_rejects_the_release_before_the_canary(app):
     assert any("CommandError" in line for line in failure.result["error"]["evidence"])
     assert app.host.master["pid"] == pid and app.host.files == live
     assert ("start", app.layout["canary_unit"]) not in app.host.calls[-5:]
+
+
+def release_in(app, rev, directory=None, resolve=None, **params):
+    """Deploy revision `rev` from its own release directory (or `directory`), with the canary and
+    partner units rendered for it, as the role does."""
+    directory = directory or "/srv/mysite/releases/%s" % rev
+    app.host.use_directories(directory + "/app", directory + "/venv")
+    spec = config_spec()
+    files = release_files(spec, socket=SOCKET, revision=rev, app_dir=directory + "/app", venv=directory + "/venv",
+                          resolve=resolve or (lambda path: path),
+                          unit="[Service]\nWorkingDirectory=%s/app\n" % directory)
+    units = dict(canary_unit="[Service]\n# canary of %s\n" % directory,
+                 handover_unit="[Service]\n# partner of %s\n" % directory)
+    return app.deploy(spec, files, **dict(units, **params))
+
+
+def test_a_rollback_validates_and_hands_over_with_the_kept_releases_own_directories_and_units(app):
+    release_in(app, "v1")
+    release_in(app, "v2")
+    app.host.installed, app.host.checked_in = [], []
+    # The inventory still names v2's directories and units: the rollback must not use them.
+    result = app.rollback(canary_unit="[Service]\n# canary of v2\n", handover_unit="[Service]\n# partner of v2\n")
+    assert result["result"] == "rolled_back" and result["revision"] == "v1"
+    assert result["action"] == plan.ACTION_HANDOVER
+    assert app.host.checked_in == [("/srv/mysite/releases/v1/app", "/srv/mysite/releases/v1/venv")]
+    assert app.host.installed == [("canary", "[Service]\n# canary of /srv/mysite/releases/v1\n"),
+                                  ("partner", "[Service]\n# partner of /srv/mysite/releases/v1\n")]
+    assert app.host.files["unit"] == "[Service]\nWorkingDirectory=/srv/mysite/releases/v1/app\n"
+    # Kept again with its own units: rolling forward again uses v2's.
+    app.host.installed = []
+    app.rollback()
+    assert ("canary", "[Service]\n# canary of /srv/mysite/releases/v2\n") in app.host.installed
+
+
+def test_a_rollback_to_directories_that_are_gone_is_refused_before_anything_changes(app):
+    release_in(app, "v1")
+    release_in(app, "v2")
+    live, pid = dict(app.host.files), app.host.master["pid"]
+    app.host.paths["/srv/mysite/releases/v1/app"] = None
+    failure = failure_of(app.rollback)
+    assert failure.step == "rollback" and "rollback_to" in failure.detail
+    assert "app_dir /srv/mysite/releases/v1/app, which release v1 ran from, no longer exists" in failure.detail
+    assert app.host.files == live and app.host.master["pid"] == pid
+
+
+def test_a_rollback_through_a_current_symlink_switched_since_is_refused(app):
+    # A deploy tool switches /srv/mysite/current; the role resolved it at each release.
+    release_in(app, "v1", directory="/srv/mysite/current", resolve=lambda path: path.replace("current", "releases/v1"))
+    release_in(app, "v2", directory="/srv/mysite/current", resolve=lambda path: path.replace("current", "releases/v2"))
+    app.host.paths.update({"/srv/mysite/current/app": "/srv/mysite/releases/v2/app",
+                           "/srv/mysite/current/venv": "/srv/mysite/releases/v2/venv"})
+    failure = failure_of(app.rollback)
+    assert ("app_dir /srv/mysite/current/app now resolves to /srv/mysite/releases/v2/app, but release v1 ran "
+            "from /srv/mysite/releases/v1/app") in failure.detail
+    # Once the deploy tool has switched it back, the rollback goes through.
+    app.host.paths.update({"/srv/mysite/current/app": "/srv/mysite/releases/v1/app",
+                           "/srv/mysite/current/venv": "/srv/mysite/releases/v1/venv"})
+    assert app.rollback()["revision"] == "v1"
+
+
+def test_a_release_kept_without_its_own_units_in_other_directories_rolls_back_by_restart_without_canary(app):
+    release_in(app, "v1")
+    release_in(app, "v2")
+    # As an earlier version kept it: no canary or partner units in its meta.json.
+    meta_path = os.path.join(app.store.history, os.listdir(app.store.history)[0], "meta.json")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = json.load(handle)
+    del meta["companion_units"]
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle)
+    app.host.installed = []
+    result = app.rollback()
+    assert result["revision"] == "v1" and result["action"] == plan.ACTION_RESTART
+    canary = [step for step in result["steps"] if step["step"] == "canary"][0]
+    assert canary["result"] == "skipped" and "no canary unit of its own" in canary["detail"]
+    assert app.host.installed == []
+
+
+@pytest.mark.parametrize("record, now, says", [
+    ({"revision": "v1", "app_dir": "/a", "venv": "/v"}, {"app_dir": "/a", "venv": "/v"}, None),
+    ({"revision": "v1", "app_dir": "/c", "app_dir_resolved": "/r1", "venv": "/v", "venv_resolved": "/v"},
+     {"app_dir": "/r1", "venv": "/v"}, None),
+    ({"revision": "v1", "app_dir": "/c", "app_dir_resolved": "/r1", "venv": "/v"},
+     {"app_dir": "/r2", "venv": "/v"}, ("app_dir", "now resolves to /r2")),
+    ({"revision": "v1", "app_dir": "/a", "venv": "/v", "venv_resolved": "/v"},
+     {"app_dir": "/a", "venv": None}, ("venv", "no longer exists")),
+    ({}, {}, None),
+])
+def test_release_directories_problem(record, now, says):
+    problem = plan.release_directories_problem(record, now)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem[0] == says[0] and says[1] in problem[1]
