@@ -24,8 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "handover", "files"))
-import faults  # noqa: E402  pylint: disable=wrong-import-position
 import handover  # noqa: E402  pylint: disable=wrong-import-position
+import faults  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order  (on handover's path)
 
 VARS_FILE = os.path.join(faults.PROJECT, "molecule", "shared", "sample_app_vars.yml")
 # A generous gate on a shared, loaded machine; the second batch of a rollout is the other two hosts.
