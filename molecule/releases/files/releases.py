@@ -25,7 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "handover", "files"))
 import handover  # noqa: E402  pylint: disable=wrong-import-position
-import faults  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order  (on handover's path)
+# faults is on the path handover.py set.
+import faults  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 VARS_FILE = os.path.join(faults.PROJECT, "molecule", "shared", "sample_app_vars.yml")
 # A generous gate on a shared, loaded machine; the second batch of a rollout is the other two hosts.
@@ -169,7 +170,7 @@ class Fleet:
         actions = dict((name, (rel.get("service_action"), rel.get("revision"))) for name, rel in run["releases"].items())
         self.check("%s: rollback.yml passed, every host went back by hand-over" % label,
                    run["rc"] == 0 and sorted(actions) == sorted(h.host for h in self.hosts)
-                   and all(action == "handover" for action, _ in actions.values()),
+                   and all(action == "handover" for action, _revision in actions.values()),
                    json.dumps({"actions": actions, "stderr": run["stderr"]}))
         for host in self.hosts:
             host.serves(label, revision, timeout=timeout)
@@ -236,8 +237,8 @@ def release_command_cases(fleet, measured):
 def rollback_cases(fleet, measured):
     """Case 5: rollback.yml with no target, `previous` and a rollout id, each back to the release before."""
     r3_timeout = fleet.first.code()["timeout"]
-    run = fleet.deploy("r5 with timeout 45", dict(release("r5"), deploy_rollout_id="rollout-r5",
-                                                 gunicorn_django_timeout=45), "r5", timeout=45)
+    r5 = dict(release("r5"), deploy_rollout_id="rollout-r5", gunicorn_django_timeout=45)
+    run = fleet.deploy("r5 with timeout 45", r5, "r5", timeout=45)
     measured["r5: deploy.yml"] = {"seconds": run["seconds"], "sent": run["probe"]["sent"],
                                   "failed": run["probe"]["failed"]}
     measured["rollback, no target"] = fleet.rollback("rollback.yml with no target", None, "r3", r3_timeout)
