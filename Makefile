@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/djangoops/gunicorn
 # Longest first: two run at a time, so the short ones fill in at the end.
-SCENARIOS ?= handover rollback tune fleet ssh badinput socket multi default facts
+SCENARIOS ?= handover releases rollback tune fleet ssh badinput socket multi default facts
 # The oldest supported controller (ansible-core 2.16), scripts/bootstrap-compat.sh.
 COMPAT_VENV := .venv-compat
 

@@ -47,8 +47,14 @@ def gunicorn_releases_markdown(rows):
             kept = "%s (trial)" % (kept or "-")
         lines.append("| %s |" % " | ".join(cell(value) for value in (
             row.get("host"), row.get("release_id"), row.get("started"), row.get("kind"), row.get("result"),
-            row.get("action"), row.get("revision"), row.get("rollout"), kept, code)))
+            row.get("action"), _revision(row), row.get("rollout"), kept, code)))
     return "\n".join(lines)
+
+
+def _revision(row):
+    """The revision live after the release, and the one it was asked for when that differs (refused)."""
+    revision, asked = row.get("revision"), row.get("candidate_revision")
+    return "%s (asked: %s)" % (revision or "-", asked) if asked and asked != revision else revision
 
 
 class FilterModule:

@@ -433,6 +433,14 @@ revision:
   returned: when a release ran
   type: str
   sample: 4f2c9e1
+candidate_revision:
+  description:
+    - The app revision this run was asked to release (O(revision)). It differs from RV(revision) when
+      the release was rejected or rolled back, and it is kept in the record, so the record of a refused
+      release names the revision that was refused.
+  returned: when a release ran
+  type: str
+  sample: 5a0d3b7
 rollout:
   description: The rollout id this run stamped on its release (O(rollout_id)).
   returned: when a release ran
@@ -467,7 +475,7 @@ from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.store i
 from ansible_collections.djangoops.gunicorn.plugins.module_utils.release.transaction import Transaction
 
 PUBLIC_KEYS = ("result", "reason", "changed_files", "healthy", "rolled_back", "steps", "record", "recovered",
-               "checksums", "revision", "rollout", "kept_directories")
+               "checksums", "revision", "candidate_revision", "rollout", "kept_directories")
 
 
 def argument_spec():

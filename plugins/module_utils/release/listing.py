@@ -9,7 +9,8 @@ from __future__ import annotations
 
 KEPT_LAST_KNOWN_GOOD = "last-known-good"
 KEPT_HISTORY = "history"
-RECORD_FIELDS = ("release_id", "started", "kind", "result", "action", "healthy", "revision", "rollout", "trial")
+RECORD_FIELDS = ("release_id", "started", "kind", "result", "action", "healthy", "revision", "candidate_revision",
+                 "rollout", "trial")
 
 
 def release_rows(records, history, last_known_good, release_records, limit=20):
@@ -34,7 +35,8 @@ def release_rows(records, history, last_known_good, release_records, limit=20):
     for release_id, (where, meta) in kept.items():
         if release_id not in seen:
             row = {"release_id": release_id, "started": None, "kind": None, "result": None, "action": None,
-                   "healthy": None, "revision": meta.get("revision"), "rollout": meta.get("rollout"),
+                   "healthy": None, "revision": meta.get("revision"), "candidate_revision": None,
+                   "rollout": meta.get("rollout"),
                    "trial": bool(meta.get("trial"))}
             rows.append(_row(row, (where, meta), release_records.get(release_id) or {}))
     rows.sort(key=lambda row: str(row["release_id"]), reverse=True)

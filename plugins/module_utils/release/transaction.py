@@ -461,6 +461,9 @@ class Transaction(Steps):
             "checksums": self.store.checksums(live), "config": {"settings": self.settings_of(live["config"])},
             "healthy": result["healthy"], "rolled_back": result["rolled_back"],
             "revision": self.revision_of(live), "rollout": self.p.get("rollout_id") or None,
+            # The revision this run was asked for: a rejected or rolled-back one is not `revision`
+            # (what is live), and without this no record would name the revision that was refused.
+            "candidate_revision": self.revision_of(self.desired),
             "trial": bool(self.p.get("trial")),
             "sizing": self.p.get("sizing") or {}, "lock_wait_seconds": self.lock_wait, "steps": self.steps,
         }
@@ -469,6 +472,7 @@ class Transaction(Steps):
         result["record"] = self.store.record(record)
         result["steps"], result["checksums"] = self.steps, record["checksums"]
         result["revision"], result["rollout"] = record["revision"], record["rollout"]
+        result["candidate_revision"] = record["candidate_revision"]
         result["kept_directories"] = self.store.kept_directories()
         return result
 

@@ -1,7 +1,8 @@
 """Views that matter for Gunicorn sizing: a cheap health check, an ORM + template page,
-an I/O-bound page (a sleep standing for a slow upstream) and a CPU-bound page."""
+a /version/ page (the code's revision), an I/O-bound page (a sleep standing for a slow upstream) and a CPU-bound page."""
 import time
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
@@ -21,6 +22,10 @@ def _duration_ms(request, default):
 
 def healthz(request):
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+def version(request):
+    return HttpResponse(f"revision {settings.MYSITE_REVISION}\n", content_type="text/plain")
 
 
 def items(request):

@@ -13,6 +13,12 @@ https://docs.djangoproject.com/en/5.2/ref/settings/
 import os
 from pathlib import Path
 
+from mysite import revision
+
+# The code's revision (mysite/revision.py), shown by /version/; imported here, so a release whose
+# revision.py does not import fails at check-config.
+MYSITE_REVISION = revision.REVISION
+
 # Build paths inside the project like this: BASE_DIR / 'subdir'.
 BASE_DIR = Path(__file__).resolve().parent.parent
 

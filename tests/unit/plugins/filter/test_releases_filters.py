@@ -44,3 +44,12 @@ def test_bad_input_is_refused():
         gunicorn_releases_rows(["not", "hostvars"], ["web1"])
     with pytest.raises(AnsibleFilterError):
         gunicorn_releases_markdown({"rows": []})
+
+
+def test_markdown_names_the_revision_a_refused_release_asked_for():
+    rows = gunicorn_releases_rows({"web1": {"releases_info": {"releases": [
+        dict(RELEASE, result="rejected", revision="4f2c9e1", candidate_revision="5a0d3b7"),
+        dict(RELEASE, candidate_revision="4f2c9e1")]}}}, ["web1"])
+    lines = gunicorn_releases_markdown(rows).splitlines()
+    assert cells(lines[2])[6] == "4f2c9e1 (asked: 5a0d3b7)"
+    assert cells(lines[3])[6] == "4f2c9e1"

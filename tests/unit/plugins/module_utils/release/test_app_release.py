@@ -215,3 +215,17 @@ def test_release_directories_problem(record, now, says):
         assert problem is None
     else:
         assert problem[0] == says[0] and says[1] in problem[1]
+
+
+def test_the_record_of_a_refused_release_names_the_revision_it_refused(app):
+    """A rejected release leaves the live revision live (`revision`); its record and result also name
+    the revision that was refused (`candidate_revision`), which no other field would (seen in
+    molecule/releases: three refused revisions all recorded as the one still live)."""
+    revision(app, "v1")
+    failure = failure_of(revision, app, "v2-broken", release_commands=["migrate fails"])
+    assert failure.result["result"] == "rejected"
+    assert failure.result["revision"] == "v1" and failure.result["candidate_revision"] == "v2-broken"
+    record = failure.result["record"]
+    assert record["revision"] == "v1" and record["candidate_revision"] == "v2-broken"
+    good = revision(app, "v2")
+    assert good["revision"] == good["candidate_revision"] == "v2"

@@ -35,7 +35,8 @@ def test_a_kept_release_whose_record_is_gone_still_has_a_row():
     rows = listing.release_rows([], [("20260101T000000Z", {"revision": "old", "rollout": "r-0"})], None,
                                 {"20260101T000000Z": {"app_dir_resolved": "/srv/a/releases/old/app"}})
     assert rows == [{"release_id": "20260101T000000Z", "started": None, "kind": None, "result": None,
-                     "action": None, "healthy": None, "revision": "old", "rollout": "r-0", "trial": False,
+                     "action": None, "healthy": None, "revision": "old", "candidate_revision": None,
+                     "rollout": "r-0", "trial": False,
                      "kept": listing.KEPT_HISTORY, "app_dir": "/srv/a/releases/old/app", "venv": None}]
 
 
