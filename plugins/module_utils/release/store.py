@@ -292,6 +292,11 @@ class Store:
 
     # -- records ----------------------------------------------------------------------------
 
+    def last_record(self):
+        """The record of the newest release (current.json), or None."""
+        record = fs.read_json(self.path("current.json"))
+        return record if isinstance(record, dict) else None
+
     def record(self, record):
         records = fs.read_json(self.path("releases.json"), default=[])
         records.append(record)

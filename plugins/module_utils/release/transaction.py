@@ -367,8 +367,14 @@ class Transaction(Steps):
             self.store.clear_pending()
 
     def _adoptable(self, state):
-        """Whether the running master runs the live files (plan.adoption_problem), so that they
-        may become last-known-good; says why not in a step."""
+        """Whether the running master runs the live files, so that they may become last-known-good:
+        it is the master whose release of exactly these files passed its gate (the last record), or
+        it started after they were written (plan.adoption_problem). Says why not in a step."""
+        last = self.store.last_record()
+        if (last and last.get("healthy") and not last.get("error") and last.get("main_pid") == state["MainPID"]
+                and last.get("checksums")
+                and self.store.checksums(self.live_files(), like=last["checksums"]) == last["checksums"]):
+            return True
         problem = plan.adoption_problem(self.host.master_started(state["MainPID"]), self.host.written())
         if problem:
             self.step("adopt", "skipped", "%s; nothing adopted as last-known-good (the next release that passes "
@@ -466,6 +472,8 @@ class Transaction(Steps):
             "candidate_revision": self.revision_of(self.desired),
             "trial": bool(self.p.get("trial")),
             "sizing": self.p.get("sizing") or {}, "lock_wait_seconds": self.lock_wait, "steps": self.steps,
+            # The master that serves these files (a later run may adopt them for it).
+            "main_pid": self._main_pid(),
         }
         if result.get("error"):
             record["error"] = result["error"]
@@ -475,6 +483,12 @@ class Transaction(Steps):
         result["candidate_revision"] = record["candidate_revision"]
         result["kept_directories"] = self.store.kept_directories()
         return result
+
+    def _main_pid(self):
+        try:
+            return self.state().get("MainPID") or None
+        except HostError:
+            return None
 
     def _record_failure(self, result, failure, restored, healthy_after, served_beside=False):
         # Every failure ends here: the candidate stays as evidence, its copy of the secrets does not.

@@ -398,10 +398,39 @@ def test_finding_7_a_config_edited_after_the_master_started_is_not_adopted(app):
 def test_finding_7_a_hand_edited_live_config_that_matches_the_inventory_is_not_adopted_unloaded(app):
     started(app)
     app.store.lkg and __import__("shutil").rmtree(app.store.lkg)
+    app.store.record({"release_id": "by-hand", "healthy": False})  # the last release's record is no proof
     app.host.clock += 5
     app.host.write_live("config", app.host.files["config"])
     result = app.deploy()
     assert result["result"] == "unchanged" and app.store.last_known_good() is None
+
+
+def test_files_a_hup_released_are_adopted_for_the_master_that_passed_their_gate(app):
+    # After a HUP the master is older than its config; the release's record (same master, same
+    # files, gate passed) proves it runs them. A failing release then rolls back to them.
+    started(app)
+    app.deploy(config_spec(timeout=60))
+    assert app.store.last_record()["action"] == "reload"
+    app.store.lkg and __import__("shutil").rmtree(app.store.lkg)
+    pid = app.host.master["pid"]
+    bad = config_spec(timeout=61, python="# BROKEN\n")
+    failure = failure_of(app.deploy, bad, canary=False)
+    assert failure.result["result"] == "rolled_back" and failure.result["healthy"]
+    assert "timeout = 60" in app.host.files["config"] and app.host.master
+    adopted = [step for step in failure.result["steps"] if step["step"] == "last-known-good"]
+    assert adopted and "running config adopted before the change" in adopted[0]["detail"]
+    assert pid  # the master that passed the HUP's gate
+
+
+def test_files_of_another_master_are_not_adopted_on_the_records_word(app):
+    started(app)
+    app.deploy(config_spec(timeout=60))
+    app.store.lkg and __import__("shutil").rmtree(app.store.lkg)
+    record = app.store.last_record()
+    app.store.record(dict(record, main_pid=record["main_pid"] + 1000))
+    result = app.deploy(config_spec(timeout=62))
+    adopt = [step for step in result["steps"] if step["step"] == "adopt"]
+    assert adopt and adopt[0]["result"] == "skipped"
 
 
 @pytest.mark.parametrize("started_at, written, problem", [
