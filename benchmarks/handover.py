@@ -5,6 +5,7 @@ no-change control and the previous version's HUP and restart, in one run.
     python benchmarks/handover.py bad [--runs 5]
     python benchmarks/handover.py bind [--runs 5]
     python benchmarks/handover.py priority [--runs 5] [--window 60]
+    python benchmarks/handover.py revision [--runs 5] [--window 60]
 
 The load of benchmarks/reload_under_load.py: wrk inside the test host against its own loopback, 10
 connections on /io/?ms=50 and 10 on /items/, the action starting after one second of load
@@ -27,6 +28,8 @@ connections on /io/?ms=50 and 10 on /items/, the action starting after one secon
 - priority: on host b, each round a no-change control and one gunicorn.conf.py change (timeout)
   by hand-over with gunicorn_django_boot_nice 0 and 10, in an order turned by round: what booting
   below the serving master's priority does to the latency of what it serves.
+- revision: on host b, each round a no-change control, a new revision of the app in place and a
+  new revision in another directory (app_dir), by hand-over, in an order turned by round.
 - bind: on host b, gunicorn_django_bind's port 8000 <-> 8001 (the socket is re-created: action
   resocket) under wrk on the old port; two probers (old and new port, every 20 ms, with
   timestamps) give the refused gap (no address accepting) and the answer gap (last answer on the
@@ -233,6 +236,45 @@ class Bench:
                     number, name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"], failed(row),
                     row["action_s"]), flush=True)
             benchlib.write_results("handover-priority-partial", {"options": vars(self.opts), "windows": rows})
+        return rows
+
+    def revision(self):
+        """Each round on host b: a no-change control, a new revision of the app's code in place
+        (gunicorn_django_app_revision only) and a new revision in its own directory (app_dir
+        switched between two copies of the code), each going live by hand-over, in an order
+        turned by round: the most frequent release of all, the app's own."""
+        benchlib.guest(NEW, "for r in a b; do rm -rf /srv/mysite-releases/$r; mkdir -p /srv/mysite-releases; "
+                       "cp -a /srv/mysite/app /srv/mysite-releases/$r; done")
+        self.base = dict(self.base, gunicorn_django_app_revision="r0", gunicorn_django_app_dir="/srv/mysite-releases/a")
+        self.setup([NEW])
+        rows = []
+        serial = [0]
+
+        def new_revision(directory=None):
+            def deploy():
+                serial[0] += 1
+                values = dict(self.current[NEW], gunicorn_django_app_revision="r%d" % serial[0])
+                if directory:
+                    values["gunicorn_django_app_dir"] = ("/srv/mysite-releases/b" if values["gunicorn_django_app_dir"]
+                                                         .endswith("/a") else "/srv/mysite-releases/a")
+                return self.deploy(NEW, values, True)
+            return deploy
+
+        windows = [("control (no-change)", lambda: self.deploy(NEW, self.current[NEW], False)),
+                   ("new revision in place", new_revision()),
+                   ("new revision in a new directory", new_revision(directory=True))]
+        for number in range(self.opts.first_round, self.opts.first_round + self.opts.runs):
+            shift = (number - 1) % len(windows)
+            for name, action in windows[shift:] + windows[:shift]:
+                benchlib.wait_healthy(NEW)
+                time.sleep(1.0)
+                row = benchlib.load_window(NEW, action, self.opts.window)
+                row.update({"round": number, "host": NEW, "kind": name})
+                rows.append(row)
+                print("round %d %-34s %-9s io p99 %7.1f items p99 %7.1f failed %d %.0f s" % (
+                    number, name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"], failed(row),
+                    row["action_s"]), flush=True)
+            benchlib.write_results("handover-revision-partial", {"options": vars(self.opts), "windows": rows})
         return rows
 
     def bad(self):
@@ -489,7 +531,8 @@ def markdown_bind(summary):
 
 
 SUMMARIES = {"changes": (summarize_changes, markdown_changes), "bad": (summarize_bad, markdown_bad),
-             "bind": (summarize_bind, markdown_bind), "priority": (summarize_changes, markdown_changes)}
+             "bind": (summarize_bind, markdown_bind), "priority": (summarize_changes, markdown_changes),
+             "revision": (summarize_changes, markdown_changes)}
 
 
 def use_hosts(names):
