@@ -538,7 +538,7 @@ SUMMARIES = {"changes": (summarize_changes, markdown_changes), "bad": (summarize
 def use_hosts(names):
     """--bench-hosts: the same roles (a: no socket activation, b: the defaults) on two other hosts."""
     global NEW, OLD  # pylint: disable=global-statement
-    renamed = benchlib.rename_hosts(HOSTS, names)
+    renamed = dict(benchlib.rename_hosts(HOSTS, names))  # a copy: HOSTS is cleared below
     if names:
         OLD, NEW = names
     HOSTS.clear()
