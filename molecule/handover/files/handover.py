@@ -81,7 +81,9 @@ class Handover(faults.Suite):
         deadline = time.monotonic() + 60
         while True:
             after = self.state()
-            if after["page"]["status"] == 200 or time.monotonic() > deadline:
+            # The state is read before the page: a page queued in the socket may answer 200 while
+            # the state said "activating" a moment before, so wait for both.
+            if (after["page"]["status"] == 200 and after["active"] == "active") or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         self.check("reboot: the live unit runs the last release (the live files are last-known-good)",
