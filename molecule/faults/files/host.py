@@ -119,9 +119,12 @@ def own_children(pid):
 
 
 def started_at(pid):
-    """Epoch at which a process started (10 ms resolution)."""
-    with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
-        stat = handle.read()
+    """Epoch at which a process started (10 ms resolution), None once it has exited."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
     ticks = int(stat[stat.rfind(")") + 2:].split()[19])
     with open("/proc/uptime", encoding="utf-8") as handle:
         uptime = float(handle.read().split()[0])
@@ -229,7 +232,7 @@ def state():
     except OSError:
         config_mtime = None
     # Workers forked before the live config was written run an older config (no HUP since).
-    stale = [w for w in workers if config_mtime and started_at(w) < config_mtime - 0.02]
+    stale = [w for w in workers if config_mtime and (started_at(w) or config_mtime) < config_mtime - 0.02]
     lkg_dir = STATE + "/last-known-good"
     meta = read_json(lkg_dir + "/meta.json")
     lkg_files = dict((name, sha(os.path.join(lkg_dir, name))) for name in LIVE)
