@@ -211,32 +211,41 @@ class Bench:
             self.deploy(host, dict(self.base), None, previous=host == OLD)
         return rows
 
-    def priority(self):
-        """Each round on host b: a no-change control, and the same gunicorn.conf.py change (timeout
-        flipped) going live by hand-over with gunicorn_django_boot_nice 0 (off) and 10 (the
-        default), in an order turned by round: does booting below the serving master help?"""
-        self.setup([NEW])
+    def control(self):
+        """The no-change window of host b: the same values again."""
+        return ("control (no-change)", lambda: self.deploy(NEW, self.current[NEW], False))
+
+    def turned_rounds(self, windows, mode):
+        """The rounds of a side-by-side mode on host b: every (name, action) window once per round,
+        in an order turned by round; each round's rows are saved as they come."""
         rows = []
-
-        def change(nice):
-            return lambda: self.deploy(NEW, dict(flip(self.current[NEW], self.base, "gunicorn_django_timeout", 40),
-                                                 gunicorn_django_boot_nice=nice), True)
-
-        windows = [("control (no-change)", lambda: self.deploy(NEW, self.current[NEW], False)),
-                   ("setting (timeout), boot_nice 0", change(0)), ("setting (timeout), boot_nice 10", change(10))]
         for number in range(self.opts.first_round, self.opts.first_round + self.opts.runs):
             shift = (number - 1) % len(windows)
             for name, action in windows[shift:] + windows[:shift]:
                 benchlib.wait_healthy(NEW)
                 time.sleep(1.0)
-                row = benchlib.load_window(NEW, action, self.opts.window)
+                row = window(self.opts, NEW, action, self.opts.window)
                 row.update({"round": number, "host": NEW, "kind": name})
                 rows.append(row)
                 print("round %d %-34s %-9s io p99 %7.1f items p99 %7.1f failed %d %.0f s" % (
                     number, name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"], failed(row),
                     row["action_s"]), flush=True)
-            benchlib.write_results("handover-priority-partial", {"options": vars(self.opts), "windows": rows})
+            benchlib.write_results("handover-%s-partial" % mode, {"options": vars(self.opts), "windows": rows})
         return rows
+
+    def priority(self):
+        """Each round on host b: a no-change control, and the same gunicorn.conf.py change (timeout
+        flipped) going live by hand-over with gunicorn_django_boot_nice 0 (off) and 10 (the
+        default), in an order turned by round: does booting below the serving master help?"""
+        self.setup([NEW])
+
+        def change(nice):
+            return lambda: self.deploy(NEW, dict(flip(self.current[NEW], self.base, "gunicorn_django_timeout", 40),
+                                                 gunicorn_django_boot_nice=nice), True)
+
+        windows = [self.control(), ("setting (timeout), boot_nice 0", change(0)),
+                   ("setting (timeout), boot_nice 10", change(10))]
+        return self.turned_rounds(windows, "priority")
 
     def revision(self):
         """Each round on host b: a no-change control, a new revision of the app's code in place
@@ -247,7 +256,6 @@ class Bench:
                        "cp -a /srv/mysite/app /srv/mysite-releases/$r; done")
         self.base = dict(self.base, gunicorn_django_app_revision="r0", gunicorn_django_app_dir="/srv/mysite-releases/a")
         self.setup([NEW])
-        rows = []
         serial = [0]
 
         def new_revision(directory=None):
@@ -260,22 +268,9 @@ class Bench:
                 return self.deploy(NEW, values, True)
             return deploy
 
-        windows = [("control (no-change)", lambda: self.deploy(NEW, self.current[NEW], False)),
-                   ("new revision in place", new_revision()),
+        windows = [self.control(), ("new revision in place", new_revision()),
                    ("new revision in a new directory", new_revision(directory=True))]
-        for number in range(self.opts.first_round, self.opts.first_round + self.opts.runs):
-            shift = (number - 1) % len(windows)
-            for name, action in windows[shift:] + windows[:shift]:
-                benchlib.wait_healthy(NEW)
-                time.sleep(1.0)
-                row = benchlib.load_window(NEW, action, self.opts.window)
-                row.update({"round": number, "host": NEW, "kind": name})
-                rows.append(row)
-                print("round %d %-34s %-9s io p99 %7.1f items p99 %7.1f failed %d %.0f s" % (
-                    number, name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"], failed(row),
-                    row["action_s"]), flush=True)
-            benchlib.write_results("handover-revision-partial", {"options": vars(self.opts), "windows": rows})
-        return rows
+        return self.turned_rounds(windows, "revision")
 
     def bad(self):
         self.setup([NEW])
