@@ -141,13 +141,8 @@ class Bench:
             return (name, OLD, lambda: self.deploy(OLD, change(self.current[OLD]), True, previous=True))
 
         def worker_class(cur):
-            values = dict(cur)
-            if cur["gunicorn_django_worker_class"] == base["gunicorn_django_worker_class"]:
-                values.update({"gunicorn_django_worker_class": klass, "gunicorn_django_threads": threads})
-            else:
-                values.update({"gunicorn_django_worker_class": base["gunicorn_django_worker_class"],
-                               "gunicorn_django_threads": base["gunicorn_django_threads"]})
-            return values
+            # One way: restore_worker_class switches back after the window.
+            return dict(cur, gunicorn_django_worker_class=klass, gunicorn_django_threads=threads)
 
         def env(cur):
             values = dict(cur)
@@ -161,7 +156,7 @@ class Bench:
         windows = [
             ("control (no-change)", NEW, lambda: self.deploy(NEW, self.current[NEW], False)),
             new("setting (%s)" % key.replace("gunicorn_django_", ""), lambda cur: flip(cur, base, key, other)),
-            new("worker_class sync <-> gthread", worker_class),
+            new("worker_class %s -> %s" % (base["gunicorn_django_worker_class"], klass), worker_class),
             new("app environment", env),
             new("unit (read_write_paths)", rw_paths),
             new("preload_app on <-> off", lambda cur: flip(cur, base, "gunicorn_django_preload_app", True)),
@@ -199,9 +194,11 @@ class Bench:
             for name, host, action in self.kinds(number):
                 benchlib.wait_healthy(host)
                 time.sleep(1.0)
+                worker_class = self.current[host]["gunicorn_django_worker_class"]
                 row = window(self.opts, host, action, self.opts.window)
-                row.update({"round": number, "host": host, "kind": name})
+                row.update({"round": number, "host": host, "kind": name, "worker_class": worker_class})
                 rows.append(row)
+                self.restore_worker_class(host)
                 print("round %d %s %-38s %-9s io p99 %7.1f items p99 %7.1f failed %d (connect %d)%s %.0f s" % (
                     number, host[-1], name, row.get("action"), row["io"]["p99_ms"], row["items"]["p99_ms"],
                     failed(row), connect(row), proxy_text(row), row["action_s"]), flush=True)
@@ -210,6 +207,16 @@ class Bench:
             benchlib.wait_healthy(host)
             self.deploy(host, dict(self.base), None, previous=host == OLD)
         return rows
+
+    def restore_worker_class(self, host):
+        """Back to the base worker class, outside any window: the switch is measured one way, and
+        every other window (the control among them) runs the worker class of the run."""
+        values = self.current[host]
+        if values["gunicorn_django_worker_class"] == self.base["gunicorn_django_worker_class"]:
+            return
+        benchlib.wait_healthy(host)
+        self.deploy(host, dict(values, gunicorn_django_worker_class=self.base["gunicorn_django_worker_class"],
+                               gunicorn_django_threads=self.base["gunicorn_django_threads"]), True)
 
     def control(self):
         """The no-change window of host b: the same values again."""
