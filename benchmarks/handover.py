@@ -426,6 +426,24 @@ def control_of(kind):
     return "previous: control (no-change)" if kind.startswith("previous:") else "control (no-change)"
 
 
+def infer_worker_classes(rows, base):
+    """The worker class each window began with, for results files older than the record of it:
+    there the class switched at every worker_class window and stayed until the next."""
+    state = {}
+    for row in rows:
+        if "worker_class" in row:
+            continue
+        row["worker_class"] = state.get(row["host"], base)
+        if row["kind"].startswith("worker_class"):
+            state[row["host"]] = "gthread" if row["worker_class"] == "sync" else "sync"
+    return rows
+
+
+def comparable(row, control):
+    """A window is set beside its round's control only when both began with the same worker class."""
+    return row.get("worker_class") == control.get("worker_class")
+
+
 def summarize_changes(rows):
     per_round = {}
     for row in rows:
@@ -444,11 +462,13 @@ def summarize_changes(rows):
                                            for kind in ("connect", "read", "write", "timeout")),
                  "action_s": benchlib.median([r["action_s"] for r in items]),
                  "proxy_502_504": proxy_cells(items)}
+        beside = [rnd for rnd in per_round.values()
+                  if kind in rnd and control_of(kind) in rnd and comparable(rnd[kind], rnd[control_of(kind)])]
+        entry["ratio_rounds"] = len(beside)
         for url in benchlib.URLS:
             entry["%s_p99_ms" % url] = benchlib.median([r[url]["p99_ms"] for r in items])
             entry["%s_ratio" % url] = benchlib.median([
-                benchlib.ratio(rnd[kind][url]["p99_ms"], rnd[control_of(kind)][url]["p99_ms"])
-                for rnd in per_round.values() if kind in rnd and control_of(kind) in rnd])
+                benchlib.ratio(rnd[kind][url]["p99_ms"], rnd[control_of(kind)][url]["p99_ms"]) for rnd in beside])
         summary.append(entry)
     return summary
 
@@ -464,13 +484,13 @@ def markdown_changes(summary):
     proxied = any(e.get("proxy_502_504") for e in summary)
     rows = [[e["kind"], e["windows"], ", ".join(e["actions"]), e["requests"], ", ".join(map(str, e["failed"])),
              e["socket_errors"]] + ([e.get("proxy_502_504")] if proxied else []) +
-            [e["io_p99_ms"], e["io_ratio"], e["items_p99_ms"], e["items_ratio"], e["action_s"]]
+            [e["io_p99_ms"], e["ratio_rounds"], e["io_ratio"], e["items_p99_ms"], e["items_ratio"], e["action_s"]]
             for e in summary]
     return benchlib.markdown_table(
         ["window", "rounds", "release action", "requests (median)", "wrk failed (per round)",
          "socket errors: connect/read/write/timeout (sum)"] + (["Nginx 502/504 (per round)"] if proxied else []) +
-        ["/io/ p99 (ms, median)", "/io/ p99 / control", "/items/ p99 (ms)", "/items/ p99 / control",
-         "playbook (s)"], rows)
+        ["/io/ p99 (ms, median)", "rounds beside a control of the same worker class", "/io/ p99 / control",
+         "/items/ p99 (ms)", "/items/ p99 / control", "playbook (s)"], rows)
 
 
 def summarize_bad(rows):
@@ -575,7 +595,8 @@ def main():
         for path in opts.report:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            rows.extend(data["windows"])
+            rows.extend(infer_worker_classes(data["windows"], data["options"].get("worker_class", "sync"))
+                        if opts.mode == "changes" else data["windows"])
             if "machine" in data:
                 print("%s: %s, %s, wall time %s s, load average %s -> %s" % (
                     path, data["machine"]["date"], data["machine"]["command"], data["machine"]["wall_s"],
