@@ -110,8 +110,8 @@ bench-bad-deploy: bench-hosts ## Benchmark: failed requests and time to last-kno
 bench-handover: bench-handover-changes bench-handover-bad ## Benchmark: going live by hand-over (the two targets below, 60-90 min)
 
 bench-handover-changes: bench-hosts ## Benchmark: every change kind by hand-over beside a no-change control and the previous HUP/restart, sync and gthread (5 rounds each, 40-70 min)
-	cd benchmarks && python handover.py changes --runs 5 --worker-class sync
-	cd benchmarks && python handover.py changes --runs 5 --worker-class gthread
+	cd benchmarks && python handover.py changes --runs 5 --worker-class sync --window 45
+	cd benchmarks && python handover.py changes --runs 5 --worker-class gthread --window 45
 
 bench-handover-bad: bench-hosts ## Benchmark: a bad release with the canary off beside the live master, and the bind-change gap (5 rounds each, 10-20 min)
 	cd benchmarks && python handover.py bad --runs 5

@@ -1,7 +1,7 @@
 """Going live by hand-over: failed requests and latency under load for every change kind, beside a
 no-change control and the previous version's HUP and restart, in one run.
 
-    python benchmarks/handover.py changes [--runs 5] [--worker-class sync|gthread]
+    python benchmarks/handover.py changes [--runs 5] [--worker-class sync|gthread] [--window 45]
     python benchmarks/handover.py bad [--runs 5]
     python benchmarks/handover.py bind [--runs 5]
     python benchmarks/handover.py priority [--runs 5] [--window 60]
@@ -14,12 +14,15 @@ connections on /io/?ms=50 and 10 on /items/, the action starting after one secon
 - changes: each round, on djangoops-bench-b (socket activation, the default) a no-change control
   (molecule/shared/deploy.yml with the same values) and one window per change kind, each deployed
   by this checkout: a gunicorn.conf.py setting (timeout, max_requests, keepalive in turn),
-  worker_class sync <-> gthread, the app environment, the unit (gunicorn_django_read_write_paths),
+  the worker class to the other one (sync -> gthread with 4 threads, or gthread -> sync; switched
+  back outside the windows, so every other window runs the run's class), the app environment, the unit (gunicorn_django_read_write_paths),
   preload_app on <-> off: every one goes live by hand-over. On djangoops-bench-a (no socket
   activation) the collection at --previous (the version before the hand-over): its no-change
   control, its HUP (a timeout change) and its restart (an environment change). Per window: failed
   requests (wrk socket errors + non-2xx), p99 per URL, and p99 / the same round's control of the
-  same host; medians over the rounds.
+  same host (when both began with the same worker class); medians over the rounds. Give every
+  window the same length with --window longer than a release takes (45 s on a quiet 2-core host):
+  a window as long as its release sets minutes of a busy machine beside seconds of control.
 - bad: on host b, a release with the canary off whose /items/ answers 500 (an empty database), or
   whose ROOT_URLCONF does not import: the partner master serves beside the live one until its
   gate fails. Refused connections (wrk connect errors), the 500s, and from the journal: the verdict
