@@ -15,10 +15,11 @@ connections on /io/?ms=50 and 10 on /items/, the action starting after one secon
   (molecule/shared/deploy.yml with the same values) and one window per change kind, each deployed
   by this checkout: a gunicorn.conf.py setting (timeout, max_requests, keepalive in turn),
   the worker class to the other one (sync -> gthread with 4 threads, or gthread -> sync; switched
-  back outside the windows, so every other window runs the run's class), the app environment, the unit (gunicorn_django_read_write_paths),
-  preload_app on <-> off: every one goes live by hand-over. On djangoops-bench-a (no socket
-  activation) the collection at --previous (the version before the hand-over): its no-change
-  control, its HUP (a timeout change) and its restart (an environment change). Per window: failed
+  back outside the windows, so every other window runs the run's class), the app environment, the
+  unit (gunicorn_django_read_write_paths), preload_app on <-> off: every one goes live by
+  hand-over. On djangoops-bench-a (no socket activation) the collection at --previous (the
+  version before the hand-over): its no-change control, its HUP (a timeout change) and its
+  restart (an environment change). Per window: failed
   requests (wrk socket errors + non-2xx), p99 per URL, and p99 / the same round's control of the
   same host (when both began with the same worker class); medians over the rounds. Give every
   window the same length with --window longer than a release takes (45 s on a quiet 2-core host):

@@ -131,29 +131,25 @@ def test_the_apps_code_runs_in_the_units_sandbox(tmp_path):
     assert args[args.index("--") + 1:] == ["/srv/mysite/venv/bin/python", "manage.py", "migrate", "--noinput"]
 
 
-def test_the_autogroup_nice_value_of_a_session_is_set():
-    # A child in a session of its own, as systemd starts every unit (setsid): the test's own
-    # process may sit in the root autogroup, whose weight the kernel never changes (EINVAL).
+@pytest.fixture
+def session_child():
+    """A process in a session of its own, as systemd starts every unit (setsid): the test's own
+    process may sit in the root autogroup, whose weight the kernel never changes (EINVAL)."""
+    if not os.path.exists("/proc/self/autogroup"):
+        pytest.skip("this kernel has no scheduler autogroups")
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def test_the_autogroup_nice_value_of_a_session_is_set(session_child):
     # Raising the nice value needs no privilege (kernel/sched/autogroup.c checks only a negative one).
-    if not os.path.exists("/proc/self/autogroup"):
-        pytest.skip("this kernel has no scheduler autogroups")
-    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    try:
-        assert host_module.set_autogroup_nice(child.pid, 7) is None
-        with open("/proc/%d/autogroup" % child.pid, encoding="ascii") as handle:
-            assert handle.read().strip().endswith("nice 7")
-    finally:
-        child.kill()
-        child.wait()
+    assert host_module.set_autogroup_nice(session_child, 7) is None
+    with open("/proc/%d/autogroup" % session_child, encoding="ascii") as handle:
+        assert handle.read().strip().endswith("nice 7")
 
 
-def test_an_autogroup_that_cannot_be_set_is_an_error_naming_the_pid():
-    if not os.path.exists("/proc/self/autogroup"):
-        pytest.skip("this kernel has no scheduler autogroups")
-    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    try:
-        error = host_module.set_autogroup_nice(child.pid, 40)  # outside -20..19: EINVAL
-    finally:
-        child.kill()
-        child.wait()
-    assert error.startswith("cannot set the autogroup nice value of pid %d" % child.pid)
+def test_an_autogroup_that_cannot_be_set_is_an_error_naming_the_pid(session_child):
+    error = host_module.set_autogroup_nice(session_child, 40)  # outside -20..19: EINVAL
+    assert error.startswith("cannot set the autogroup nice value of pid %d" % session_child)
